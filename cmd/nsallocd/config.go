@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+)
+
+// config is everything the daemon reads from its flags and environment.
+type config struct {
+	listen          string
+	db              string
+	reservedNames   string
+	logLevel        slog.Level
+	logFormat       string
+	shutdownTimeout time.Duration
+	lockTimeout     time.Duration
+}
+
+// parseConfig reads flags, falling back to environment variables and then to
+// built-in defaults. getenv is os.Getenv outside tests.
+func parseConfig(args []string, getenv func(string) string, usage io.Writer) (config, error) {
+	fs := flag.NewFlagSet("nsallocd", flag.ContinueOnError)
+	fs.SetOutput(usage)
+	env := func(name, fallback string) string {
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return fallback
+	}
+
+	var c config
+	var logLevel, shutdownTimeout, lockTimeout string
+	fs.StringVar(&c.listen, "listen", env("NSALLOC_LISTEN", "127.0.0.1:50051"),
+		"address to serve gRPC on (env NSALLOC_LISTEN)")
+	fs.StringVar(&c.db, "db", env("NSALLOC_DB", "nsalloc.db"),
+		"bbolt database file, created when missing (env NSALLOC_DB)")
+	fs.StringVar(&c.reservedNames, "reserved-names", env("NSALLOC_RESERVED_NAMES", ""),
+		"file of extra reserved names, one a line (env NSALLOC_RESERVED_NAMES)")
+	fs.StringVar(&logLevel, "log-level", env("NSALLOC_LOG_LEVEL", "info"),
+		"debug, info, warn or error (env NSALLOC_LOG_LEVEL)")
+	fs.StringVar(&c.logFormat, "log-format", env("NSALLOC_LOG_FORMAT", "text"),
+		"text or json (env NSALLOC_LOG_FORMAT)")
+	fs.StringVar(&shutdownTimeout, "shutdown-timeout", env("NSALLOC_SHUTDOWN_TIMEOUT", "10s"),
+		"how long calls in flight may run after SIGINT or SIGTERM (env NSALLOC_SHUTDOWN_TIMEOUT)")
+	fs.StringVar(&lockTimeout, "lock-timeout", env("NSALLOC_LOCK_TIMEOUT", "2s"),
+		"how long to wait for another process to release the database (env NSALLOC_LOCK_TIMEOUT)")
+
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+
+	var errs []error
+	if err := c.logLevel.UnmarshalText([]byte(logLevel)); err != nil ||
+		!knownLevel(strings.ToLower(logLevel)) {
+		errs = append(errs, fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel))
+	}
+	if c.logFormat != "text" && c.logFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want text or json", c.logFormat))
+	}
+	c.shutdownTimeout, errs = parseDuration("--shutdown-timeout", shutdownTimeout, errs)
+	c.lockTimeout, errs = parseDuration("--lock-timeout", lockTimeout, errs)
+	if c.listen == "" {
+		errs = append(errs, errors.New("--listen is empty"))
+	}
+	if c.db == "" {
+		errs = append(errs, errors.New("--db is empty"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// knownLevel accepts the four level names, and not slog's offsets such as
+// "info+2".
+func knownLevel(s string) bool {
+	switch s {
+	case "debug", "info", "warn", "error":
+		return true
+	}
+	return false
+}
+
+// parseDuration reads a positive duration, adding a problem to errs.
+func parseDuration(flagName, value string, errs []error) (time.Duration, []error) {
+	d, err := time.ParseDuration(value)
+	if err != nil || d <= 0 {
+		return 0, append(errs, fmt.Errorf("%s %q: want a positive duration such as 10s", flagName, value))
+	}
+	return d, errs
+}

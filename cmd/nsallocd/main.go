@@ -1,0 +1,128 @@
+// Command nsallocd serves nsalloc.v1.NamespaceService over gRPC, keeping
+// namespaces in a bbolt file.
+//
+// Run it with -h for its flags; each has an environment variable fall-back.
+// SIGINT or SIGTERM stops it gracefully: health turns NOT_SERVING, calls in
+// flight finish within --shutdown-timeout, and the database is closed.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/nsalloc/nsalloc/naming"
+	"github.com/nsalloc/nsalloc/server"
+	"github.com/nsalloc/nsalloc/store/bolt"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the daemon from start to stop; it returns the process exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nsallocd: %v\n", err)
+		return 2
+	}
+
+	logger := newLogger(cfg, stderr)
+	if err := serve(ctx, cfg, logger); err != nil {
+		logger.Error("nsallocd stopped on an error", "error", err)
+		return 1
+	}
+	return 0
+}
+
+// newLogger builds the one logger of the process.
+func newLogger(cfg config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve opens the store, serves until ctx ends, and shuts down in order.
+func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
+	// Load the reserved names first: a bad file should stop us before
+	// anything is opened.
+	reserved, err := loadReserved(cfg.reservedNames)
+	if err != nil {
+		return err
+	}
+
+	// Open the store; another process holding the file fails here.
+	start := time.Now()
+	db, err := bolt.Open(cfg.db, &bolt.Options{LockTimeout: cfg.lockTimeout, Logger: logger})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := db.Close(); err != nil {
+			logger.Error("closing the store failed", "error", err)
+		}
+	}()
+	logger.Info("store opened", "path", cfg.db, "duration", time.Since(start))
+
+	// Build the service and take the port.
+	svc, err := server.NewService(ctx, server.Options{
+		Store: db, Reserved: reserved, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+	lis, err := net.Listen("tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.listen, err)
+	}
+	srv := server.New(svc, logger)
+
+	// Serve until a signal comes or the listener fails.
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(lis) }()
+	logger.Info("serving", "address", lis.Addr().String(), "reserved_names", reserved.Len())
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	// Drain: NOT_SERVING, let calls in flight finish, then close the store.
+	logger.Info("shutting down", "timeout", cfg.shutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if !srv.Shutdown(shutdownCtx) {
+		logger.Warn("calls still running at the shutdown timeout were cut off")
+	}
+	if err := <-serveErr; err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+// loadReserved returns the built-in reserved names plus those of path.
+func loadReserved(path string) (*naming.Reserved, error) {
+	if path == "" {
+		return naming.NewReserved()
+	}
+	return naming.LoadReserved(path)
+}

@@ -1,0 +1,136 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/protoadapt"
+
+	"github.com/nsalloc/nsalloc/store"
+)
+
+// ErrorDomain is the domain of every google.rpc.ErrorInfo the service sends.
+const ErrorDomain = "nsalloc"
+
+// Reasons carried in google.rpc.ErrorInfo. Clients may switch on them.
+const (
+	ReasonNamespaceTaken    = "NAMESPACE_TAKEN"
+	ReasonNamespaceReserved = "NAMESPACE_RESERVED"
+	ReasonNamespaceRetired  = "NAMESPACE_RETIRED"
+	ReasonAppRetired        = "APP_RETIRED"
+	ReasonAppNotFound       = "APP_NOT_FOUND"
+	ReasonNamespaceNotFound = "NAMESPACE_NOT_FOUND"
+	ReasonUnavailable       = "STORE_UNAVAILABLE"
+	ReasonInternal          = "INTERNAL"
+)
+
+// The service's own outcomes, beside those of package store.
+var (
+	// errReserved is returned when an exact reservation asks for a name on
+	// the reserved list.
+	errReserved = errors.New("namespace reserved")
+
+	// errRetired is returned when a look-up finds a retired namespace and
+	// the caller did not ask for retired ones.
+	errRetired = errors.New("namespace retired")
+
+	// errInvalid is wrapped by every *invalidRequest.
+	errInvalid = errors.New("invalid request")
+)
+
+// refusal is an outcome the caller should see as it is: the message, the
+// ErrorInfo reason and its metadata. Its cause selects the status code.
+type refusal struct {
+	cause  error
+	reason string
+	msg    string
+	meta   map[string]string
+}
+
+func (r *refusal) Error() string { return r.msg }
+func (r *refusal) Unwrap() error { return r.cause }
+
+// codeFor is the one mapping from outcomes to gRPC codes.
+func codeFor(err error) codes.Code {
+	switch {
+	case errors.Is(err, errInvalid):
+		return codes.InvalidArgument
+	case errors.Is(err, store.ErrNotFound):
+		return codes.NotFound
+	case errors.Is(err, store.ErrNamespaceTaken), errors.Is(err, errReserved):
+		return codes.AlreadyExists
+	case errors.Is(err, store.ErrAppRetired), errors.Is(err, errRetired):
+		return codes.FailedPrecondition
+	case errors.Is(err, store.ErrClosed):
+		return codes.Unavailable
+	case errors.Is(err, context.DeadlineExceeded):
+		return codes.DeadlineExceeded
+	case errors.Is(err, context.Canceled):
+		return codes.Canceled
+	default:
+		return codes.Internal
+	}
+}
+
+// toStatus turns any error of a handler into the status error the client
+// gets. Only refusals and invalid requests keep their words; other errors
+// are reduced to their code, so that no internal detail crosses the wire.
+func toStatus(err error) error {
+	if err == nil {
+		return nil
+	}
+	code := codeFor(err)
+
+	var invalid *invalidRequest
+	if errors.As(err, &invalid) {
+		return withDetails(status.New(code, invalid.Error()), &errdetails.BadRequest{
+			FieldViolations: invalid.violations,
+		})
+	}
+
+	var r *refusal
+	if errors.As(err, &r) {
+		return withDetails(status.New(code, r.msg), &errdetails.ErrorInfo{
+			Domain: ErrorDomain, Reason: r.reason, Metadata: r.meta,
+		})
+	}
+
+	reason, msg := ReasonInternal, "internal error"
+	switch code {
+	case codes.Unavailable:
+		reason, msg = ReasonUnavailable, "the store is closed; the server is shutting down"
+	case codes.DeadlineExceeded, codes.Canceled:
+		return status.FromContextError(err).Err()
+	}
+	return withDetails(status.New(code, msg), &errdetails.ErrorInfo{
+		Domain: ErrorDomain, Reason: reason,
+	})
+}
+
+// withDetails adds details to st; the status stays usable without them.
+func withDetails(st *status.Status, details ...protoadapt.MessageV1) error {
+	detailed, err := st.WithDetails(details...)
+	if err != nil {
+		return st.Err()
+	}
+	return detailed.Err()
+}
+
+// invalidRequest lists what is wrong with a request, field by field.
+type invalidRequest struct {
+	violations []*errdetails.BadRequest_FieldViolation
+}
+
+func (e *invalidRequest) Error() string {
+	parts := make([]string, len(e.violations))
+	for i, v := range e.violations {
+		parts[i] = v.Description
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (e *invalidRequest) Unwrap() error { return errInvalid }

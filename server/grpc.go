@@ -1,0 +1,130 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"runtime/debug"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
+)
+
+// ServiceName is the full name of the namespace service, as health checks
+// and reflection know it.
+const ServiceName = "nsalloc.v1.NamespaceService"
+
+// Server is a gRPC server that carries the namespace service, grpc.health.v1
+// and server reflection, with logging and panic recovery on every call.
+type Server struct {
+	grpc   *grpc.Server
+	health *health.Server
+	log    *slog.Logger
+}
+
+// New builds a Server around svc. Health reports SERVING at once: the store
+// is open by the time a Service exists. logger may be nil to discard logs.
+func New(svc nsallocv1.NamespaceServiceServer, logger *slog.Logger, extra ...grpc.ServerOption) *Server {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	opts := append([]grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(interceptorLogger(logger),
+				logging.WithLogOnEvents(logging.FinishCall),
+				logging.WithLevels(levelFor)),
+			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(
+				panicHandler(logger))),
+		),
+		grpc.ChainStreamInterceptor(
+			logging.StreamServerInterceptor(interceptorLogger(logger),
+				logging.WithLogOnEvents(logging.FinishCall),
+				logging.WithLevels(levelFor)),
+			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(
+				panicHandler(logger))),
+		),
+	}, extra...)
+	g := grpc.NewServer(opts...)
+
+	h := health.NewServer()
+	h.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	h.SetServingStatus(ServiceName, healthpb.HealthCheckResponse_SERVING)
+
+	nsallocv1.RegisterNamespaceServiceServer(g, svc)
+	healthpb.RegisterHealthServer(g, h)
+	reflection.Register(g)
+	return &Server{grpc: g, health: h, log: logger}
+}
+
+// Serve accepts connections on lis until Shutdown. It returns nil after a
+// Shutdown, and the listener's error otherwise.
+func (s *Server) Serve(lis net.Listener) error {
+	err := s.grpc.Serve(lis)
+	if errors.Is(err, grpc.ErrServerStopped) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown marks the server NOT_SERVING, stops taking calls, and waits for
+// the calls in flight to finish until ctx ends; then it cuts the rest off.
+// It reports whether every call finished in time.
+func (s *Server) Shutdown(ctx context.Context) bool {
+	s.health.Shutdown()
+
+	done := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(done)
+	}()
+
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		s.grpc.Stop()
+		<-done
+		return false
+	}
+}
+
+// interceptorLogger lets the logging interceptor write through slog.
+func interceptorLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+// levelFor logs calls refused for the caller's reasons at debug level, and
+// those that point at a problem of the server at warn or error.
+func levelFor(code codes.Code) logging.Level {
+	switch code {
+	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unimplemented:
+		return logging.LevelError
+	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+		return logging.LevelWarn
+	default:
+		return logging.LevelDebug
+	}
+}
+
+// panicHandler logs a panic with its stack and answers INTERNAL, so that one
+// bad call never takes the server down.
+func panicHandler(logger *slog.Logger) recovery.RecoveryHandlerFuncContext {
+	return func(ctx context.Context, p any) error {
+		logger.ErrorContext(ctx, "panic in handler",
+			"panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+		return status.Error(codes.Internal, "internal error")
+	}
+}

@@ -1,0 +1,200 @@
+// Package bolt is the embedded store: one bbolt file, one process.
+//
+// Reads run in their own read-only transactions and never wait for writers.
+// Writes go through a single commit loop: it takes every write that is
+// waiting, applies them all in one read-write transaction and commits once,
+// so concurrent writers share the cost of the commit's fsync. While that
+// commit runs, new writes queue up and form the next batch. There is no
+// timer, so a lone writer is committed at once.
+package bolt
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/nsalloc/nsalloc/store"
+)
+
+// DefaultLockTimeout is how long Open waits for another process to release
+// the file before it gives up.
+const DefaultLockTimeout = 2 * time.Second
+
+// DefaultMaxBatch is the most writes that share one commit.
+const DefaultMaxBatch = 1024
+
+// Options configures Open. The zero value, and a nil *Options, mean the
+// defaults.
+type Options struct {
+	// LockTimeout is how long to wait for the file lock; zero means
+	// DefaultLockTimeout.
+	LockTimeout time.Duration
+
+	// MaxBatch caps how many writes share one commit; zero means
+	// DefaultMaxBatch.
+	MaxBatch int
+
+	// Logger receives warnings about failed commits; nil discards them.
+	Logger *slog.Logger
+}
+
+// DB is a store.Store kept in one bbolt file.
+type DB struct {
+	db       *bbolt.DB
+	secret   []byte
+	maxBatch int
+	log      *slog.Logger
+	counters counters
+
+	writes   chan *write   // unbuffered: a send succeeds only when the loop takes it
+	closing  chan struct{} // closed by Close to stop the commit loop
+	loopDone chan struct{} // closed when the commit loop has returned
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens or creates the database file at path and starts its commit
+// loop. It fails with store.ErrLocked when another process holds the file
+// for longer than the lock timeout, and with store.ErrSchema when the file
+// was written by an incompatible version.
+func Open(path string, opts *Options) (*DB, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	lockTimeout := opts.LockTimeout
+	if lockTimeout <= 0 {
+		lockTimeout = DefaultLockTimeout
+	}
+	maxBatch := opts.MaxBatch
+	if maxBatch <= 0 {
+		maxBatch = DefaultMaxBatch
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	// Take the file lock, waiting at most lockTimeout for another holder.
+	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w (waited %s; is another nsallocd using it?)",
+			path, store.ErrLocked, lockTimeout)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+
+	// Create the buckets of a new file, or check the schema of an old one.
+	secret, err := prepare(bdb)
+	if err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+
+	// Start the loop that commits every write.
+	s := &DB{
+		db:       bdb,
+		secret:   secret,
+		maxBatch: maxBatch,
+		log:      logger,
+		writes:   make(chan *write),
+		closing:  make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// prepare makes sure that every bucket exists and that the schema is one
+// this package understands, and returns the store's secret.
+func prepare(bdb *bbolt.DB) ([]byte, error) {
+	var secret []byte
+	err := bdb.Update(func(tx *bbolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+
+		// A file without a meta bucket is new: lay it out.
+		if meta == nil {
+			return initialize(tx, &secret)
+		}
+
+		version := meta.Get(metaSchema)
+		if len(version) != 1 || version[0] != schemaVersion {
+			return fmt.Errorf("%w: file has %v, this build reads %d",
+				store.ErrSchema, version, schemaVersion)
+		}
+		for _, name := range [][]byte{bucketNames, bucketApps, bucketKeys} {
+			if tx.Bucket(name) == nil {
+				return fmt.Errorf("%w: bucket %q is missing", store.ErrCorrupt, name)
+			}
+		}
+
+		secret = append([]byte(nil), meta.Get(metaSecret)...)
+		if len(secret) == 0 {
+			return fmt.Errorf("%w: the secret is missing", store.ErrCorrupt)
+		}
+		return nil
+	})
+	return secret, err
+}
+
+// initialize creates the buckets and the meta entries of a new file.
+func initialize(tx *bbolt.Tx, secret *[]byte) error {
+	for _, name := range [][]byte{bucketMeta, bucketNames, bucketApps, bucketKeys} {
+		if _, err := tx.CreateBucket(name); err != nil {
+			return fmt.Errorf("create bucket %q: %w", name, err)
+		}
+	}
+
+	*secret = make([]byte, 32)
+	if _, err := io.ReadFull(rand.Reader, *secret); err != nil {
+		return fmt.Errorf("make secret: %w", err)
+	}
+
+	meta := tx.Bucket(bucketMeta)
+	if err := meta.Put(metaSchema, []byte{schemaVersion}); err != nil {
+		return err
+	}
+	return meta.Put(metaSecret, *secret)
+}
+
+// Close stops the commit loop, waiting for the batch in progress, and closes
+// the file. Writes that were not yet taken by the loop fail with
+// store.ErrClosed.
+func (s *DB) Close() error {
+	select {
+	case <-s.closing:
+		return store.ErrClosed
+	default:
+	}
+
+	close(s.closing)
+	<-s.loopDone
+	return s.db.Close()
+}
+
+// Path returns the file's path.
+func (s *DB) Path() string {
+	return s.db.Path()
+}
+
+// Secret returns the random bytes made when the file was created.
+func (s *DB) Secret(ctx context.Context) ([]byte, error) {
+	return append([]byte(nil), s.secret...), nil
+}
+
+// Size returns the size of the file in bytes.
+func (s *DB) Size() (int64, error) {
+	fi, err := os.Stat(s.db.Path())
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}

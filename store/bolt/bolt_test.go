@@ -1,0 +1,233 @@
+package bolt
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/nsalloc/nsalloc/store"
+	"github.com/nsalloc/nsalloc/store/storetest"
+)
+
+func openTemp(t *testing.T) *DB {
+	t.Helper()
+	s, err := Open(filepath.Join(t.TempDir(), "nsalloc.db"), nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openTemp(t)
+	})
+}
+
+func claimOne(t *testing.T, s *DB, n int, name string) store.Record {
+	t.Helper()
+	rec, _, err := s.Claim(context.Background(), store.Claim{
+		AppID: storetest.AppID(n), AppName: name, Candidates: []string{name},
+		Time: time.Now(),
+	})
+	if err != nil {
+		t.Fatalf("Claim(%s): %v", name, err)
+	}
+	return rec
+}
+
+func TestReopenKeepsRecordsAndSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nsalloc.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	want := claimOne(t, s, 1, "math")
+	secret, _ := s.Secret(context.Background())
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+
+	got, err := s.ByApp(context.Background(), want.AppID)
+	if err != nil {
+		t.Fatalf("ByApp after reopen: %v", err)
+	}
+	if got.Name != want.Name || !got.CreateTime.Equal(want.CreateTime) {
+		t.Errorf("after reopen got %+v, want %+v", got, want)
+	}
+	again, _ := s.Secret(context.Background())
+	if string(again) != string(secret) {
+		t.Errorf("secret changed across reopen")
+	}
+	if err := s.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+func TestOpenLockedFileFailsFast(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nsalloc.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+
+	// A second handle in the same process takes its own lock, as another
+	// process would.
+	start := time.Now()
+	_, err = Open(path, &Options{LockTimeout: 300 * time.Millisecond})
+	elapsed := time.Since(start)
+
+	if !errors.Is(err, store.ErrLocked) {
+		t.Fatalf("second Open: error = %v, want ErrLocked", err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("error %q does not name the file", err)
+	}
+	if elapsed > 5*time.Second {
+		t.Errorf("second Open took %s, want it to give up near its timeout", elapsed)
+	}
+}
+
+func TestOpenRejectsOtherSchema(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nsalloc.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	_ = s.Close()
+
+	raw, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatalf("bbolt.Open: %v", err)
+	}
+	err = raw.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(metaSchema, []byte{schemaVersion + 1})
+	})
+	_ = raw.Close()
+	if err != nil {
+		t.Fatalf("rewrite schema: %v", err)
+	}
+
+	if _, err := Open(path, nil); !errors.Is(err, store.ErrSchema) {
+		t.Fatalf("Open: error = %v, want ErrSchema", err)
+	}
+}
+
+func TestOpenRejectsForeignFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a database\n", 500)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(path, nil); err == nil {
+		t.Fatalf("Open of a text file succeeded, want an error")
+	}
+}
+
+func TestConcurrentWritersShareCommits(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+
+	const writers = 64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range writers {
+		wg.Go(func() {
+			<-start
+			for j := range 10 {
+				n := i*10 + j
+				claimOne(t, s, n, "app"+storetest.AppID(n)[:8])
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+
+	st := s.Stats()
+	if st.Writes != writers*10 {
+		t.Fatalf("Writes = %d, want %d", st.Writes, writers*10)
+	}
+	if st.Commits >= st.Writes {
+		t.Errorf("Commits = %d for %d writes from %d writers, want shared commits",
+			st.Commits, st.Writes, writers)
+	}
+	if err := s.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+func TestLoneWriterCommitsAlone(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+
+	for i := range 20 {
+		claimOne(t, s, i, "solo"+storetest.AppID(i)[:8])
+	}
+
+	// Each write was committed on its own: nothing waited for company.
+	if st := s.Stats(); st.Commits != 20 || st.Writes != 20 {
+		t.Errorf("Stats = %+v, want 20 commits of 20 writes", st)
+	}
+}
+
+func TestCanceledWriteIsNotApplied(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, _, err := s.Claim(ctx, store.Claim{
+		AppID: storetest.AppID(1), AppName: "x", Candidates: []string{"x"}, Time: time.Now(),
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Claim with a canceled context: error = %v, want context.Canceled", err)
+	}
+	if _, err := s.ByName(context.Background(), "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("ByName after a canceled claim: error = %v, want ErrNotFound", err)
+	}
+}
+
+func TestRecordEncodingRoundTrip(t *testing.T) {
+	tests := []store.Record{
+		{Name: "math", AppID: storetest.AppID(1), AppName: "Math", State: store.StateActive,
+			CreateTime: time.Unix(1700000000, 5).UTC()},
+		{Name: "a", AppID: "ffffffff-ffff-ffff-ffff-ffffffffffff", AppName: "日本語 ✓",
+			State: store.StateRetired, CreateTime: time.Unix(1, 0).UTC(),
+			RetireTime: time.Unix(2, 0).UTC()},
+		{Name: "b", AppID: storetest.AppID(2), AppName: "", State: store.StateActive},
+	}
+	for _, want := range tests {
+		t.Run(want.Name, func(t *testing.T) {
+			buf, err := encodeRecord(want)
+			if err != nil {
+				t.Fatalf("encode: %v", err)
+			}
+			got, err := decodeRecord([]byte(want.Name), buf)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			if got != want {
+				t.Errorf("round trip = %+v, want %+v", got, want)
+			}
+		})
+	}
+
+	for _, bad := range [][]byte{nil, {recordFormat}, {9, 1, 0}, append([]byte{recordFormat, 7}, make([]byte, 20)...)} {
+		if _, err := decodeRecord([]byte("x"), bad); !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("decode(%v): error = %v, want ErrCorrupt", bad, err)
+		}
+	}
+}
