@@ -142,17 +142,17 @@ func (Unavailability) EnumDescriptor() ([]byte, []int) {
 type Namespace struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The namespace, e.g. "math" or "math-x9423dfaa".
-	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Name string `protobuf:"bytes,1,opt,name=name" json:"name,omitempty"`
 	// The app's id: a UUID in canonical lower-case form.
-	AppId string `protobuf:"bytes,2,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	AppId string `protobuf:"bytes,2,opt,name=app_id,json=appId" json:"app_id,omitempty"`
 	// The app's name as the backend gave it on the first Reserve.
-	AppName string `protobuf:"bytes,3,opt,name=app_name,json=appName,proto3" json:"app_name,omitempty"`
+	AppName string `protobuf:"bytes,3,opt,name=app_name,json=appName" json:"app_name,omitempty"`
 	// Whether the namespace is active or retired.
-	State State `protobuf:"varint,4,opt,name=state,proto3,enum=nsalloc.v1.State" json:"state,omitempty"`
+	State State `protobuf:"varint,4,opt,name=state,enum=nsalloc.v1.State" json:"state,omitempty"`
 	// When the namespace was reserved.
-	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime,proto3" json:"create_time,omitempty"`
+	CreateTime *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=create_time,json=createTime" json:"create_time,omitempty"`
 	// When the namespace was retired; unset while it is active.
-	RetireTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=retire_time,json=retireTime,proto3" json:"retire_time,omitempty"`
+	RetireTime    *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=retire_time,json=retireTime" json:"retire_time,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -234,13 +234,13 @@ type ReserveRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The app's id: a UUID written as 8-4-4-4-12 hexadecimal digits, not the
 	// nil UUID. Upper-case digits are accepted and stored lower-case.
-	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId" json:"app_id,omitempty"`
 	// The app's human name, from which the namespace is derived: valid UTF-8,
 	// 1 to 256 bytes, no control characters.
-	AppName string `protobuf:"bytes,2,opt,name=app_name,json=appName,proto3" json:"app_name,omitempty"`
+	AppName string `protobuf:"bytes,2,opt,name=app_name,json=appName" json:"app_name,omitempty"`
 	// When set, only the base name derived from app_name is acceptable: the
 	// call fails with ALREADY_EXISTS instead of adding a tag.
-	Exact         bool `protobuf:"varint,3,opt,name=exact,proto3" json:"exact,omitempty"`
+	Exact         bool `protobuf:"varint,3,opt,name=exact" json:"exact,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -300,10 +300,10 @@ func (x *ReserveRequest) GetExact() bool {
 type ReserveResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The app's namespace.
-	Namespace *Namespace `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Namespace *Namespace `protobuf:"bytes,1,opt,name=namespace" json:"namespace,omitempty"`
 	// True when this call created the namespace, false when the app already
 	// had it.
-	Created       bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	Created       bool `protobuf:"varint,2,opt,name=created" json:"created,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -364,7 +364,7 @@ type ResolveRequest struct {
 	Key isResolveRequest_Key `protobuf_oneof:"key"`
 	// When set, a retired namespace is returned instead of failing with
 	// FAILED_PRECONDITION.
-	IncludeRetired bool `protobuf:"varint,3,opt,name=include_retired,json=includeRetired,proto3" json:"include_retired,omitempty"`
+	IncludeRetired bool `protobuf:"varint,3,opt,name=include_retired,json=includeRetired" json:"include_retired,omitempty"`
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
@@ -437,12 +437,12 @@ type isResolveRequest_Key interface {
 
 type ResolveRequest_AppId struct {
 	// The app's id (a UUID).
-	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3,oneof"`
+	AppId string `protobuf:"bytes,1,opt,name=app_id,json=appId,oneof"`
 }
 
 type ResolveRequest_Namespace struct {
 	// The namespace's name, exactly as it was handed out.
-	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3,oneof"`
+	Namespace string `protobuf:"bytes,2,opt,name=namespace,oneof"`
 }
 
 func (*ResolveRequest_AppId) isResolveRequest_Key() {}
@@ -453,7 +453,7 @@ func (*ResolveRequest_Namespace) isResolveRequest_Key() {}
 type ResolveResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The namespace found.
-	Namespace     *Namespace `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Namespace     *Namespace `protobuf:"bytes,1,opt,name=namespace" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -499,7 +499,7 @@ func (x *ResolveResponse) GetNamespace() *Namespace {
 type ReleaseRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The app's id (a UUID).
-	AppId         string `protobuf:"bytes,1,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	AppId         string `protobuf:"bytes,1,opt,name=app_id,json=appId" json:"app_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -545,7 +545,7 @@ func (x *ReleaseRequest) GetAppId() string {
 type ReleaseResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The namespace, now in STATE_RETIRED.
-	Namespace     *Namespace `protobuf:"bytes,1,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Namespace     *Namespace `protobuf:"bytes,1,opt,name=namespace" json:"namespace,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -591,12 +591,12 @@ func (x *ReleaseResponse) GetNamespace() *Namespace {
 type ListRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// How many namespaces to return at most: 0 means 100, the largest is 1000.
-	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize" json:"page_size,omitempty"`
 	// The next_page_token of the previous page; empty for the first page. A
 	// token is valid only with the same prefix.
-	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	PageToken string `protobuf:"bytes,2,opt,name=page_token,json=pageToken" json:"page_token,omitempty"`
 	// When set, only namespaces whose name starts with it are listed.
-	Prefix        string `protobuf:"bytes,3,opt,name=prefix,proto3" json:"prefix,omitempty"`
+	Prefix        string `protobuf:"bytes,3,opt,name=prefix" json:"prefix,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -656,9 +656,9 @@ func (x *ListRequest) GetPrefix() string {
 type ListResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The namespaces of this page, ordered by name.
-	Namespaces []*Namespace `protobuf:"bytes,1,rep,name=namespaces,proto3" json:"namespaces,omitempty"`
+	Namespaces []*Namespace `protobuf:"bytes,1,rep,name=namespaces" json:"namespaces,omitempty"`
 	// The token for the next page; empty on the last page.
-	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -711,10 +711,10 @@ func (x *ListResponse) GetNextPageToken() string {
 type PreviewRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The app's human name, checked as in ReserveRequest.
-	AppName string `protobuf:"bytes,1,opt,name=app_name,json=appName,proto3" json:"app_name,omitempty"`
+	AppName string `protobuf:"bytes,1,opt,name=app_name,json=appName" json:"app_name,omitempty"`
 	// The app's id; optional. When set, the response says which namespace
 	// Reserve would give this app.
-	AppId         string `protobuf:"bytes,2,opt,name=app_id,json=appId,proto3" json:"app_id,omitempty"`
+	AppId         string `protobuf:"bytes,2,opt,name=app_id,json=appId" json:"app_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -768,19 +768,19 @@ type PreviewResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The base name derived from app_name; empty when it has no usable
 	// characters.
-	BaseName string `protobuf:"bytes,1,opt,name=base_name,json=baseName,proto3" json:"base_name,omitempty"`
+	BaseName string `protobuf:"bytes,1,opt,name=base_name,json=baseName" json:"base_name,omitempty"`
 	// True when the base name could be reserved now.
-	BaseFree bool `protobuf:"varint,2,opt,name=base_free,json=baseFree,proto3" json:"base_free,omitempty"`
+	BaseFree bool `protobuf:"varint,2,opt,name=base_free,json=baseFree" json:"base_free,omitempty"`
 	// Why the base name is not free; UNAVAILABILITY_UNSPECIFIED when it is.
-	Unavailability Unavailability `protobuf:"varint,3,opt,name=unavailability,proto3,enum=nsalloc.v1.Unavailability" json:"unavailability,omitempty"`
+	Unavailability Unavailability `protobuf:"varint,3,opt,name=unavailability,enum=nsalloc.v1.Unavailability" json:"unavailability,omitempty"`
 	// The namespace that the base name's key belongs to, when another app
 	// holds it.
-	ConflictingNamespace string `protobuf:"bytes,4,opt,name=conflicting_namespace,json=conflictingNamespace,proto3" json:"conflicting_namespace,omitempty"`
+	ConflictingNamespace string `protobuf:"bytes,4,opt,name=conflicting_namespace,json=conflictingNamespace" json:"conflicting_namespace,omitempty"`
 	// The namespace Reserve would give app_id now; empty when app_id is not
 	// set. For an app that already has one, it is that namespace.
-	Namespace string `protobuf:"bytes,5,opt,name=namespace,proto3" json:"namespace,omitempty"`
+	Namespace string `protobuf:"bytes,5,opt,name=namespace" json:"namespace,omitempty"`
 	// The app's existing namespace, when app_id already has one.
-	Existing      *Namespace `protobuf:"bytes,6,opt,name=existing,proto3" json:"existing,omitempty"`
+	Existing      *Namespace `protobuf:"bytes,6,opt,name=existing" json:"existing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -925,7 +925,7 @@ const file_nsalloc_v1_nsalloc_proto_rawDesc = "" +
 	"\aResolve\x12\x1a.nsalloc.v1.ResolveRequest\x1a\x1b.nsalloc.v1.ResolveResponse\x12B\n" +
 	"\aRelease\x12\x1a.nsalloc.v1.ReleaseRequest\x1a\x1b.nsalloc.v1.ReleaseResponse\x129\n" +
 	"\x04List\x12\x17.nsalloc.v1.ListRequest\x1a\x18.nsalloc.v1.ListResponse\x12B\n" +
-	"\aPreview\x12\x1a.nsalloc.v1.PreviewRequest\x1a\x1b.nsalloc.v1.PreviewResponseB7Z5github.com/nsalloc/nsalloc/proto/nsalloc/v1;nsallocv1b\x06proto3"
+	"\aPreview\x12\x1a.nsalloc.v1.PreviewRequest\x1a\x1b.nsalloc.v1.PreviewResponseB>Z5github.com/nsalloc/nsalloc/proto/nsalloc/v1;nsallocv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_nsalloc_v1_nsalloc_proto_rawDescOnce sync.Once

@@ -1,0 +1,98 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/status"
+
+	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
+	"github.com/nsalloc/nsalloc/server"
+	"github.com/nsalloc/nsalloc/store"
+)
+
+func TestPanicBecomesInternal(t *testing.T) {
+	ts := startServer(t, func(s store.Store) store.Store { return panicStore{s} })
+	ctx := testCtx(t)
+
+	_, err := ts.client.Resolve(ctx, &nsallocv1.ResolveRequest{
+		Key: &nsallocv1.ResolveRequest_Namespace{Namespace: "boom"},
+	})
+	if status.Code(err) != codes.Internal {
+		t.Fatalf("Resolve(boom) error = %v, want INTERNAL", err)
+	}
+
+	// The server keeps serving after the panic.
+	ts.reserve(t, appMath, "math")
+	resp, err := ts.client.Resolve(ctx, &nsallocv1.ResolveRequest{
+		Key: &nsallocv1.ResolveRequest_Namespace{Namespace: "math"},
+	})
+	if err != nil || resp.GetNamespace().GetAppId() != appMath {
+		t.Fatalf("Resolve after a panic = %v, %v; want math", resp, err)
+	}
+}
+
+func TestHealth(t *testing.T) {
+	ts := startServer(t, nil)
+	for _, service := range []string{"", server.ServiceName} {
+		resp, err := ts.health.Check(testCtx(t), &healthpb.HealthCheckRequest{Service: service})
+		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+			t.Errorf("Check(%q) = %v, %v; want SERVING", service, resp, err)
+		}
+	}
+}
+
+// TestShutdownFinishesCallsInFlight holds a Reserve inside the store while
+// the server shuts down: health turns NOT_SERVING at once, and the call
+// still completes.
+func TestShutdownFinishesCallsInFlight(t *testing.T) {
+	gate := gateStore{entered: make(chan struct{}, 1), gate: make(chan struct{})}
+	ts := startServer(t, func(s store.Store) store.Store {
+		gate.Store = s
+		return gate
+	})
+	ctx := testCtx(t)
+
+	watchCtx, endWatch := context.WithCancel(ctx)
+	defer endWatch()
+	watch, err := ts.health.Watch(watchCtx, &healthpb.HealthCheckRequest{Service: server.ServiceName})
+	if err != nil {
+		t.Fatalf("Watch: %v", err)
+	}
+	if first, err := watch.Recv(); err != nil ||
+		first.GetStatus() != healthpb.HealthCheckResponse_SERVING {
+		t.Fatalf("first health = %v, %v; want SERVING", first, err)
+	}
+
+	reserved := make(chan error, 1)
+	go func() {
+		_, err := ts.client.Reserve(ctx, &nsallocv1.ReserveRequest{AppId: appMath, AppName: "m"})
+		reserved <- err
+	}()
+	<-gate.entered
+
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	finished := make(chan bool, 1)
+	go func() { finished <- ts.srv.Shutdown(shutdownCtx) }()
+
+	if next, err := watch.Recv(); err != nil ||
+		next.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
+		t.Fatalf("health during shutdown = %v, %v; want NOT_SERVING", next, err)
+	}
+	endWatch()
+
+	close(gate.gate)
+	if err := <-reserved; err != nil {
+		t.Errorf("Reserve in flight during shutdown: %v, want success", err)
+	}
+	if !<-finished {
+		t.Errorf("Shutdown cut calls off, want every call finished in time")
+	}
+	if _, err := ts.db.ByApp(ctx, appMath); err != nil {
+		t.Errorf("the reservation in flight was not stored: %v", err)
+	}
+}
