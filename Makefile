@@ -5,7 +5,8 @@ GO        ?= go
 TOOL      := $(GO) tool -modfile=tools/go.mod
 LISTEN    ?= 127.0.0.1:50051
 DB        ?= nsalloc.db
-GENERATED := proto/nsalloc/v1/nsalloc.pb.go proto/nsalloc/v1/nsalloc_grpc.pb.go
+GENERATED := proto/nsalloc/v1/nsalloc.pb.go proto/nsalloc/v1/nsalloc_grpc.pb.go \
+             proto/nsalloc/v1/nsalloc.binpb
 
 .PHONY: all build run test lint generate tools clean
 
@@ -33,6 +34,7 @@ lint:
 	$(TOOL) buf format --diff --exit-code
 	@tmp="$$(mktemp -d)"; trap 'rm -rf "$$tmp"' EXIT; \
 	$(TOOL) buf generate --output "$$tmp" && \
+	$(TOOL) buf build --as-file-descriptor-set -o "$$tmp/proto/nsalloc/v1/nsalloc.binpb" && \
 	for f in $(GENERATED); do \
 		if ! cmp -s "$$f" "$$tmp/$$f"; then \
 			echo "$$f is stale: run make generate"; exit 1; \
@@ -40,10 +42,11 @@ lint:
 	done
 	@echo "lint: ok"
 
-## generate: regenerate the Go code from proto/
+## generate: regenerate the Go code and the documented descriptors from proto/
 generate:
 	$(TOOL) buf format --write
 	$(TOOL) buf generate
+	$(TOOL) buf build --as-file-descriptor-set -o proto/nsalloc/v1/nsalloc.binpb
 
 ## tools: build the pinned developer tools (buf, grpcurl, ...) into bin/
 tools:

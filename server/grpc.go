@@ -15,7 +15,11 @@ import (
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
 
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 )
@@ -63,8 +67,44 @@ func New(svc nsallocv1.NamespaceServiceServer, logger *slog.Logger, extra ...grp
 
 	nsallocv1.RegisterNamespaceServiceServer(g, svc)
 	healthpb.RegisterHealthServer(g, h)
-	reflection.Register(g)
+	registerReflection(g, logger)
 	return &Server{grpc: g, health: h, log: logger}
+}
+
+// registerReflection serves reflection (v1 and v1alpha, which grpcurl still
+// asks for) from the documented descriptors, so that clients see comments.
+func registerReflection(g *grpc.Server, logger *slog.Logger) {
+	opts := reflection.ServerOptions{Services: g}
+	if documented, err := nsallocv1.DocumentedFiles(); err == nil {
+		opts.DescriptorResolver = layeredResolver{documented, protoregistry.GlobalFiles}
+	} else {
+		logger.Warn("reflection serves descriptors without comments", "error", err)
+	}
+
+	v1 := reflection.NewServerV1(opts)
+	reflectionv1.RegisterServerReflectionServer(g, v1)
+	reflectionv1alpha.RegisterServerReflectionServer(g, reflection.NewServer(opts))
+}
+
+// layeredResolver looks a descriptor up in first, then in second.
+type layeredResolver struct {
+	first, second *protoregistry.Files
+}
+
+func (r layeredResolver) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
+	if fd, err := r.first.FindFileByPath(path); err == nil {
+		return fd, nil
+	}
+	return r.second.FindFileByPath(path)
+}
+
+func (r layeredResolver) FindDescriptorByName(
+	name protoreflect.FullName,
+) (protoreflect.Descriptor, error) {
+	if d, err := r.first.FindDescriptorByName(name); err == nil {
+		return d, nil
+	}
+	return r.second.FindDescriptorByName(name)
 }
 
 // Serve accepts connections on lis until Shutdown. It returns nil after a

@@ -210,4 +210,3 @@ func (g gateStore) Claim(ctx context.Context, c store.Claim) (store.Record, bool
 	}
 	return g.Store.Claim(ctx, c)
 }
-

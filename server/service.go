@@ -16,8 +16,8 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 	"github.com/nsalloc/nsalloc/naming"
+	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 	"github.com/nsalloc/nsalloc/store"
 )
 
@@ -143,9 +143,8 @@ func (s *Service) Resolve(
 		return nil, toStatus(&refusal{
 			cause:  errRetired,
 			reason: ReasonNamespaceRetired,
-			msg: fmt.Sprintf("namespace %q is retired since %s (app %s was released); "+
-				"set include_retired to see it", rec.Name,
-				rec.RetireTime.Format(time.RFC3339), rec.AppID),
+			msg: fmt.Sprintf("namespace %q is retired: app %s was released; "+
+				"set include_retired to see it", rec.Name, rec.AppID),
 			meta: map[string]string{"namespace": rec.Name, "app_id": rec.AppID},
 		})
 	}
@@ -352,8 +351,8 @@ func (s *Service) explainClaim(
 	msg := fmt.Sprintf("namespace %q is taken", p.base)
 	reason := ReasonNamespaceTaken
 	if holder, lookupErr := s.store.ByKey(ctx, naming.Key(p.base)); lookupErr == nil {
-		meta["holder"] = holder.Name
 		if holder.Name != p.base {
+			meta["holder"] = holder.Name
 			msg = fmt.Sprintf("namespace %q is taken: %q has the same key", p.base, holder.Name)
 		}
 		if holder.State == store.StateRetired {

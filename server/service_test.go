@@ -8,8 +8,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 
-	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 	"github.com/nsalloc/nsalloc/naming"
+	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 )
 
 func TestReserve(t *testing.T) {

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
+)
+
+// binDir holds the nsallocd and grpcurl binaries that TestMain builds.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "nsallocd-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := 1
+	if err := buildBinaries(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		binDir = dir
+		code = m.Run()
+	}
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// buildBinaries builds the daemon from this package and grpcurl at the
+// version pinned in tools/go.mod.
+func buildBinaries(dir string) error {
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		return err
+	}
+	builds := [][]string{
+		{"build", "-o", filepath.Join(dir, "nsallocd"), "./cmd/nsallocd"},
+		{"build", "-modfile=tools/go.mod", "-o", filepath.Join(dir, "grpcurl"),
+			"github.com/fullstorydev/grpcurl/cmd/grpcurl"},
+	}
+	for _, args := range builds {
+		cmd := exec.Command("go", args...)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	return nil
+}
+
+// daemon is one nsallocd process.
+type daemon struct {
+	cmd  *exec.Cmd
+	addr string
+
+	mu   sync.Mutex   // guards logs
+	logs bytes.Buffer // everything the process wrote to stderr
+
+	exited chan struct{} // closed when the process has exited
+	err    error         // Wait's result, set before exited closes
+}
+
+// startDaemon runs nsallocd on dbPath and a free loopback port, and waits
+// until it says where it serves.
+func startDaemon(t *testing.T, dbPath string, args ...string) *daemon {
+	t.Helper()
+	args = append([]string{"--listen", "127.0.0.1:0", "--db", dbPath, "--log-format", "json"},
+		args...)
+	d := &daemon{cmd: exec.Command(filepath.Join(binDir, "nsallocd"), args...),
+		exited: make(chan struct{})}
+	stderr, err := d.cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("start nsallocd: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Kill()
+		<-d.exited
+	})
+
+	serving := make(chan string, 1)
+	go d.readLogs(stderr, serving)
+	go func() {
+		d.err = d.cmd.Wait()
+		close(d.exited)
+	}()
+
+	select {
+	case d.addr = <-serving:
+		return d
+	case <-d.exited:
+		t.Fatalf("nsallocd exited before serving: %v\n%s", d.err, d.output())
+	case <-time.After(15 * time.Second):
+		t.Fatalf("nsallocd did not start serving in 15s:\n%s", d.output())
+	}
+	return nil
+}
+
+// readLogs keeps the daemon's log and reports the address of its
+// "serving" line.
+func (d *daemon) readLogs(r interface{ Read([]byte) (int, error) }, serving chan<- string) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		line := sc.Bytes()
+		d.mu.Lock()
+		d.logs.Write(line)
+		d.logs.WriteByte('\n')
+		d.mu.Unlock()
+
+		var entry struct {
+			Msg     string `json:"msg"`
+			Address string `json:"address"`
+		}
+		if json.Unmarshal(line, &entry) == nil && entry.Msg == "serving" {
+			serving <- entry.Address
+		}
+	}
+}
+
+func (d *daemon) output() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.logs.String()
+}
+
+// stop sends SIGTERM and requires a clean exit.
+func (d *daemon) stop(t *testing.T) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatalf("SIGTERM: %v", err)
+	}
+	select {
+	case <-d.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("nsallocd did not stop within 15s of SIGTERM:\n%s", d.output())
+	}
+	if d.err != nil {
+		t.Fatalf("nsallocd exited with %v:\n%s", d.err, d.output())
+	}
+	for _, msg := range []string{`"msg":"shutting down"`, `"msg":"stopped"`} {
+		if !strings.Contains(d.output(), msg) {
+			t.Errorf("log lacks %s:\n%s", msg, d.output())
+		}
+	}
+}
+
+func (d *daemon) client(t *testing.T) nsallocv1.NamespaceServiceClient {
+	t.Helper()
+	conn, err := grpc.NewClient(d.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatalf("dial %s: %v", d.addr, err)
+	}
+	t.Cleanup(func() { _ = conn.Close() })
+	return nsallocv1.NewNamespaceServiceClient(conn)
+}
+
+func testCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func TestRestartKeepsReservations(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "nsalloc.db")
+	const appID = "9423dfaa-2bd8-43fa-bcd9-b0599ea44d5e"
+
+	first := startDaemon(t, dbPath)
+	reserved, err := first.client(t).Reserve(testCtx(t), &nsallocv1.ReserveRequest{
+		AppId: appID, AppName: "Math",
+	})
+	if err != nil {
+		t.Fatalf("Reserve: %v", err)
+	}
+	first.stop(t)
+
+	second := startDaemon(t, dbPath)
+	resolved, err := second.client(t).Resolve(testCtx(t), &nsallocv1.ResolveRequest{
+		Key: &nsallocv1.ResolveRequest_AppId{AppId: appID},
+	})
+	if err != nil {
+		t.Fatalf("Resolve after restart: %v", err)
+	}
+	got, want := resolved.GetNamespace(), reserved.GetNamespace()
+	if got.GetName() != want.GetName() ||
+		!got.GetCreateTime().AsTime().Equal(want.GetCreateTime().AsTime()) {
+		t.Errorf("after restart got %v, want %v", got, want)
+	}
+	second.stop(t)
+}
+
+func TestSecondDaemonOnOneFileFails(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "nsalloc.db")
+	first := startDaemon(t, dbPath)
+
+	start := time.Now()
+	out, err := exec.Command(filepath.Join(binDir, "nsallocd"), "--listen", "127.0.0.1:0",
+		"--db", dbPath, "--lock-timeout", "500ms").CombinedOutput()
+	if err == nil {
+		t.Fatalf("second nsallocd on %s succeeded, want a failure:\n%s", dbPath, out)
+	}
+	if elapsed := time.Since(start); elapsed > 5*time.Second {
+		t.Errorf("second nsallocd took %s to give up", elapsed)
+	}
+	for _, want := range []string{"locked by another process", dbPath} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output does not say %q:\n%s", want, out)
+		}
+	}
+	first.stop(t)
+}
+
+func TestBadStartsExitNonZero(t *testing.T) {
+	dir := t.TempDir()
+	badNames := filepath.Join(dir, "reserved.txt")
+	if err := os.WriteFile(badNames, []byte("# ours\nteam-tools\nNot_Valid\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"bad reserved names file", []string{"--reserved-names", badNames},
+			[]string{badNames, "line 3", "Not_Valid"}},
+		{"missing reserved names file", []string{"--reserved-names", filepath.Join(dir, "none")},
+			[]string{"no such file"}},
+		{"bad log level", []string{"--log-level", "loud"}, []string{`--log-level "loud"`}},
+		{"bad listen address", []string{"--listen", "256.0.0.1:1"}, []string{"256.0.0.1:1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--db", filepath.Join(t.TempDir(), "x.db")}, tt.args...)
+			out, err := exec.Command(filepath.Join(binDir, "nsallocd"), args...).CombinedOutput()
+			if err == nil {
+				t.Fatalf("nsallocd %v succeeded, want a failure:\n%s", args, out)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("output does not mention %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}
