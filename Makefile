@@ -8,7 +8,7 @@ DB        ?= nsalloc.db
 GENERATED := proto/nsalloc/v1/nsalloc.pb.go proto/nsalloc/v1/nsalloc_grpc.pb.go \
              proto/nsalloc/v1/nsalloc.binpb
 
-.PHONY: all build run test lint generate tools clean
+.PHONY: all build run test bench lint generate tools clean
 
 all: lint test build
 
@@ -23,6 +23,11 @@ run: build
 ## test: every test, with the race detector
 test:
 	$(GO) test -race -count=1 ./...
+
+## bench: Go benchmarks of the service beside their references (BENCHTIME overrides)
+BENCHTIME ?= 2s
+bench:
+	$(GO) test -run=NONE -bench=. -benchtime=$(BENCHTIME) ./server/ ./naming/
 
 ## lint: formatting, vet, staticcheck, buf lint and format, generated code
 lint:

@@ -16,12 +16,9 @@ const (
 	nilAppID = "00000000-0000-0000-0000-000000000000"
 )
 
-// TagDigits lists the tag lengths, in hexadecimal digits, that Candidates
-// tries in order. It is for reference: Candidates keeps its own copy, so
-// changing this slice does not change the candidates.
-var TagDigits = []int{8, 12, 32}
-
-// tagDigits is the copy Candidates uses.
+// tagDigits are the tag lengths, in hexadecimal digits, that Candidates
+// tries in order: short enough to read, long enough that a clash is rare,
+// and finally the whole id, which no other app has.
 var tagDigits = [...]int{8, 12, 32}
 
 // ParseAppID checks an app id and returns its canonical form. An app id is

@@ -103,14 +103,3 @@ func TestTagPanics(t *testing.T) {
 		})
 	}
 }
-
-func TestTagDigits(t *testing.T) {
-	if len(TagDigits) != len(tagDigits) {
-		t.Fatalf("TagDigits: got %v, want %v", TagDigits, tagDigits)
-	}
-	for i, n := range TagDigits {
-		if n != tagDigits[i] {
-			t.Fatalf("TagDigits: got %v, want %v", TagDigits, tagDigits)
-		}
-	}
-}

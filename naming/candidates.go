@@ -4,8 +4,8 @@ import "fmt"
 
 // Candidates returns, best first, the namespaces an app may be given: the
 // base itself unless it is empty, then the base followed by a dash and each
-// of the app's tags (see Tag and TagDigits). With an empty base the tagged
-// names start with "app" instead, as in "app-x9423dfaa".
+// of the app's tags of 8, 12 and 32 digits (see Tag). With an empty base
+// the tagged names start with "app" instead, as in "app-x9423dfaa".
 //
 // Where a tagged name would be longer than MaxLen, the base is cut to make
 // room, at a word boundary where one fits and otherwise inside its first

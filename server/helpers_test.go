@@ -31,7 +31,7 @@ type testServer struct {
 
 // startServer serves a fresh database on 127.0.0.1:0. wrap, when not nil,
 // stands between the service and the database.
-func startServer(t *testing.T, wrap func(store.Store) store.Store) *testServer {
+func startServer(t testing.TB, wrap func(store.Store) store.Store) *testServer {
 	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "nsalloc.db"), nil)
 	if err != nil {
@@ -79,7 +79,7 @@ func startServer(t *testing.T, wrap func(store.Store) store.Store) *testServer {
 	}
 }
 
-func testCtx(t *testing.T) context.Context {
+func testCtx(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return ctx

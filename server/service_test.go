@@ -375,7 +375,7 @@ func TestReserveRace(t *testing.T) {
 	ts := startServer(t, nil)
 	ctx := testCtx(t)
 	names := []string{"race", "Race", "ra-ce", "race!"}
-	const clients, apps = 64, 512
+	const clients, apps = 64, 2048
 
 	type result struct {
 		appID, name string
