@@ -18,14 +18,29 @@ const ErrorDomain = "nsalloc"
 
 // Reasons carried in google.rpc.ErrorInfo. Clients may switch on them.
 const (
-	ReasonNamespaceTaken    = "NAMESPACE_TAKEN"
+	// ReasonNamespaceTaken: another app holds the key of the namespace
+	// asked for (ALREADY_EXISTS).
+	ReasonNamespaceTaken = "NAMESPACE_TAKEN"
+	// ReasonNamespaceReserved: the namespace asked for is reserved
+	// (ALREADY_EXISTS).
 	ReasonNamespaceReserved = "NAMESPACE_RESERVED"
-	ReasonNamespaceRetired  = "NAMESPACE_RETIRED"
-	ReasonAppRetired        = "APP_RETIRED"
-	ReasonAppNotFound       = "APP_NOT_FOUND"
+	// ReasonNamespaceRetired: the namespace is retired; with Reserve its key
+	// can never be had (ALREADY_EXISTS), with Resolve the caller did not
+	// ask for retired namespaces (FAILED_PRECONDITION).
+	ReasonNamespaceRetired = "NAMESPACE_RETIRED"
+	// ReasonAppRetired: the app was released and gets no namespace again
+	// (FAILED_PRECONDITION).
+	ReasonAppRetired = "APP_RETIRED"
+	// ReasonAppNotFound: the app has no namespace (NOT_FOUND).
+	ReasonAppNotFound = "APP_NOT_FOUND"
+	// ReasonNamespaceNotFound: no namespace has that name (NOT_FOUND).
 	ReasonNamespaceNotFound = "NAMESPACE_NOT_FOUND"
-	ReasonUnavailable       = "STORE_UNAVAILABLE"
-	ReasonInternal          = "INTERNAL"
+	// ReasonUnavailable: the store is closed because the server is
+	// shutting down (UNAVAILABLE); another replica or a retry will do.
+	ReasonUnavailable = "STORE_UNAVAILABLE"
+	// ReasonInternal: a fault of the server (INTERNAL); its log has the
+	// cause.
+	ReasonInternal = "INTERNAL"
 )
 
 // The service's own outcomes, beside those of package store.
@@ -51,7 +66,10 @@ type refusal struct {
 	meta   map[string]string
 }
 
+// Error returns the message the caller sees.
 func (r *refusal) Error() string { return r.msg }
+
+// Unwrap returns the outcome that selects the status code.
 func (r *refusal) Unwrap() error { return r.cause }
 
 // codeFor is the one mapping from outcomes to gRPC codes.
@@ -125,6 +143,7 @@ type invalidRequest struct {
 	violations []*errdetails.BadRequest_FieldViolation
 }
 
+// Error joins the descriptions of every problem.
 func (e *invalidRequest) Error() string {
 	parts := make([]string, len(e.violations))
 	for i, v := range e.violations {
@@ -133,4 +152,5 @@ func (e *invalidRequest) Error() string {
 	return strings.Join(parts, "; ")
 }
 
+// Unwrap makes every invalid request an errInvalid.
 func (e *invalidRequest) Unwrap() error { return errInvalid }

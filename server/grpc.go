@@ -91,6 +91,7 @@ type layeredResolver struct {
 	first, second *protoregistry.Files
 }
 
+// FindFileByPath finds a file by its path, such as "nsalloc/v1/nsalloc.proto".
 func (r layeredResolver) FindFileByPath(path string) (protoreflect.FileDescriptor, error) {
 	if fd, err := r.first.FindFileByPath(path); err == nil {
 		return fd, nil
@@ -98,6 +99,7 @@ func (r layeredResolver) FindFileByPath(path string) (protoreflect.FileDescripto
 	return r.second.FindFileByPath(path)
 }
 
+// FindDescriptorByName finds a service, message, field or enum by full name.
 func (r layeredResolver) FindDescriptorByName(
 	name protoreflect.FullName,
 ) (protoreflect.Descriptor, error) {

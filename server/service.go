@@ -243,14 +243,16 @@ func (s *Service) Preview(
 }
 
 // previewFor fills in what Reserve would give appID: its namespace if it has
-// one, else the first free candidate.
+// an active one, nothing if it was released, else the first free candidate.
 func (s *Service) previewFor(
 	ctx context.Context, appID string, p plan, resp *nsallocv1.PreviewResponse,
 ) error {
 	existing, err := s.store.ByApp(ctx, appID)
 	if err == nil {
 		resp.Existing = toProto(existing)
-		resp.Namespace = existing.Name
+		if existing.State == store.StateActive {
+			resp.Namespace = existing.Name
+		}
 		return nil
 	}
 	if !errors.Is(err, store.ErrNotFound) {

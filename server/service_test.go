@@ -342,6 +342,9 @@ func TestPreview(t *testing.T) {
 			req: &nsallocv1.PreviewRequest{AppName: "Anything", AppId: appMath},
 			want: &nsallocv1.PreviewResponse{BaseName: "anything", BaseFree: true,
 				Namespace: "math"}},
+		{name: "released app",
+			req:  &nsallocv1.PreviewRequest{AppName: "Anything", AppId: appOther},
+			want: &nsallocv1.PreviewResponse{BaseName: "anything", BaseFree: true}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -360,8 +363,9 @@ func TestPreview(t *testing.T) {
 			if got.GetBaseFree() != (got.GetUnavailability() == none) {
 				t.Errorf("base_free %v disagrees with %s", got.GetBaseFree(), got.GetUnavailability())
 			}
-			if (got.GetExisting() != nil) != (tt.req.GetAppId() == appMath) {
-				t.Errorf("existing = %v", got.GetExisting())
+			hasExisting := tt.req.GetAppId() == appMath || tt.req.GetAppId() == appOther
+			if (got.GetExisting() != nil) != hasExisting {
+				t.Errorf("existing = %v, want one: %v", got.GetExisting(), hasExisting)
 			}
 			if after := ts.snapshot(t); len(after) != len(before) {
 				t.Errorf("Preview wrote: %d records before, %d after", len(before), len(after))

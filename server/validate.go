@@ -15,8 +15,10 @@ const MaxAppNameBytes = 256
 
 // Page sizes of List.
 const (
+	// DefaultPageSize is the page size of a List that asks for none.
 	DefaultPageSize = 100
-	MaxPageSize     = 1000
+	// MaxPageSize is the largest page size List accepts.
+	MaxPageSize = 1000
 )
 
 // checker collects the problems of one request, so that a caller learns

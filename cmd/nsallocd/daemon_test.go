@@ -140,16 +140,16 @@ func (d *daemon) output() string {
 	return d.logs.String()
 }
 
-// stop sends SIGTERM and requires a clean exit.
-func (d *daemon) stop(t *testing.T) {
+// stop sends sig and requires a clean exit.
+func (d *daemon) stop(t *testing.T, sig os.Signal) {
 	t.Helper()
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatalf("SIGTERM: %v", err)
+	if err := d.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("signal %v: %v", sig, err)
 	}
 	select {
 	case <-d.exited:
 	case <-time.After(15 * time.Second):
-		t.Fatalf("nsallocd did not stop within 15s of SIGTERM:\n%s", d.output())
+		t.Fatalf("nsallocd did not stop within 15s of %v:\n%s", sig, d.output())
 	}
 	if d.err != nil {
 		t.Fatalf("nsallocd exited with %v:\n%s", d.err, d.output())
@@ -188,7 +188,7 @@ func TestRestartKeepsReservations(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Reserve: %v", err)
 	}
-	first.stop(t)
+	first.stop(t, syscall.SIGTERM)
 
 	second := startDaemon(t, dbPath)
 	resolved, err := second.client(t).Resolve(testCtx(t), &nsallocv1.ResolveRequest{
@@ -202,7 +202,7 @@ func TestRestartKeepsReservations(t *testing.T) {
 		!got.GetCreateTime().AsTime().Equal(want.GetCreateTime().AsTime()) {
 		t.Errorf("after restart got %v, want %v", got, want)
 	}
-	second.stop(t)
+	second.stop(t, os.Interrupt)
 }
 
 func TestSecondDaemonOnOneFileFails(t *testing.T) {
@@ -223,7 +223,7 @@ func TestSecondDaemonOnOneFileFails(t *testing.T) {
 			t.Errorf("output does not say %q:\n%s", want, out)
 		}
 	}
-	first.stop(t)
+	first.stop(t, syscall.SIGTERM)
 }
 
 func TestBadStartsExitNonZero(t *testing.T) {

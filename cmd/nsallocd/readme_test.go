@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -49,7 +50,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 			t.Errorf("$ %s\ngot:\n%s\nREADME shows:\n%s", ex.command, out, ex.output)
 		}
 	}
-	d.stop(t)
+	d.stop(t, syscall.SIGTERM)
 }
 
 // readmeExamples finds the "$ grpcurl" commands of ```console blocks, with

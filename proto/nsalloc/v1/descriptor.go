@@ -1,3 +1,6 @@
+// Package nsallocv1 is the nsalloc.v1 API: the messages and the
+// NamespaceService client and server generated from nsalloc.proto, and the
+// documented descriptors that the server's reflection serves.
 package nsallocv1
 
 import (

@@ -776,10 +776,13 @@ type PreviewResponse struct {
 	// The namespace that the base name's key belongs to, when another app
 	// holds it.
 	ConflictingNamespace string `protobuf:"bytes,4,opt,name=conflicting_namespace,json=conflictingNamespace" json:"conflicting_namespace,omitempty"`
-	// The namespace Reserve would give app_id now; empty when app_id is not
-	// set. For an app that already has one, it is that namespace.
+	// The namespace Reserve would give app_id now. For an app that already
+	// has one, it is that namespace. Empty when app_id is not set, when its
+	// app was released (Reserve would fail; see existing), or when every
+	// candidate is taken.
 	Namespace string `protobuf:"bytes,5,opt,name=namespace" json:"namespace,omitempty"`
-	// The app's existing namespace, when app_id already has one.
+	// The app's existing namespace, active or retired, when app_id already
+	// has one.
 	Existing      *Namespace `protobuf:"bytes,6,opt,name=existing" json:"existing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
