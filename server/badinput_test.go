@@ -130,7 +130,9 @@ func release(c nsallocv1.NamespaceServiceClient, appID string) func(context.Cont
 	}
 }
 
-func list(c nsallocv1.NamespaceServiceClient, req *nsallocv1.ListRequest) func(context.Context) error {
+func list(
+	c nsallocv1.NamespaceServiceClient, req *nsallocv1.ListRequest,
+) func(context.Context) error {
 	return func(ctx context.Context) error {
 		_, err := c.List(ctx, req)
 		return err

@@ -38,25 +38,29 @@ type Server struct {
 
 // New builds a Server around svc. Health reports SERVING at once: the store
 // is open by the time a Service exists. logger may be nil to discard logs.
-func New(svc nsallocv1.NamespaceServiceServer, logger *slog.Logger, extra ...grpc.ServerOption) *Server {
+func New(
+	svc nsallocv1.NamespaceServiceServer, logger *slog.Logger, extra ...grpc.ServerOption,
+) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 
+	callLogger := interceptorLogger(logger)
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(levelFor),
+	}
+	recoverOpt := recovery.WithRecoveryHandlerContext(panicHandler(logger))
+
+	// Logging is outermost, so that it records the INTERNAL a panic became.
 	opts := append([]grpc.ServerOption{
 		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(interceptorLogger(logger),
-				logging.WithLogOnEvents(logging.FinishCall),
-				logging.WithLevels(levelFor)),
-			recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(
-				panicHandler(logger))),
+			logging.UnaryServerInterceptor(callLogger, logOpts...),
+			recovery.UnaryServerInterceptor(recoverOpt),
 		),
 		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(interceptorLogger(logger),
-				logging.WithLogOnEvents(logging.FinishCall),
-				logging.WithLevels(levelFor)),
-			recovery.StreamServerInterceptor(recovery.WithRecoveryHandlerContext(
-				panicHandler(logger))),
+			logging.StreamServerInterceptor(callLogger, logOpts...),
+			recovery.StreamServerInterceptor(recoverOpt),
 		),
 	}, extra...)
 	g := grpc.NewServer(opts...)
@@ -143,9 +147,10 @@ func (s *Server) Shutdown(ctx context.Context) bool {
 
 // interceptorLogger lets the logging interceptor write through slog.
 func interceptorLogger(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-		l.Log(ctx, slog.Level(lvl), msg, fields...)
-	})
+	return logging.LoggerFunc(
+		func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+			l.Log(ctx, slog.Level(lvl), msg, fields...)
+		})
 }
 
 // levelFor logs calls refused for the caller's reasons at debug level, and

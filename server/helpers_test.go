@@ -106,7 +106,8 @@ func (ts *testServer) reserve(t *testing.T, appID, name string) *nsallocv1.Reser
 
 func (ts *testServer) release(t *testing.T, appID string) {
 	t.Helper()
-	if _, err := ts.client.Release(testCtx(t), &nsallocv1.ReleaseRequest{AppId: appID}); err != nil {
+	_, err := ts.client.Release(testCtx(t), &nsallocv1.ReleaseRequest{AppId: appID})
+	if err != nil {
 		t.Fatalf("Release(%s): %v", appID, err)
 	}
 }

@@ -58,7 +58,8 @@ func TestShutdownFinishesCallsInFlight(t *testing.T) {
 
 	watchCtx, endWatch := context.WithCancel(ctx)
 	defer endWatch()
-	watch, err := ts.health.Watch(watchCtx, &healthpb.HealthCheckRequest{Service: server.ServiceName})
+	watch, err := ts.health.Watch(watchCtx,
+		&healthpb.HealthCheckRequest{Service: server.ServiceName})
 	if err != nil {
 		t.Fatalf("Watch: %v", err)
 	}

@@ -125,7 +125,8 @@ func TestResolve(t *testing.T) {
 		wantErr  *wantError
 	}{
 		{name: "by app id",
-			req:      &nsallocv1.ResolveRequest{Key: &nsallocv1.ResolveRequest_AppId{AppId: appMath}},
+			req: &nsallocv1.ResolveRequest{Key: &nsallocv1.ResolveRequest_AppId{
+				AppId: appMath}},
 			wantName: "math"},
 		{name: "by upper-case app id",
 			req: &nsallocv1.ResolveRequest{Key: &nsallocv1.ResolveRequest_AppId{
@@ -361,7 +362,8 @@ func TestPreview(t *testing.T) {
 				t.Errorf("Preview = %v, want %v", got, tt.want)
 			}
 			if got.GetBaseFree() != (got.GetUnavailability() == none) {
-				t.Errorf("base_free %v disagrees with %s", got.GetBaseFree(), got.GetUnavailability())
+				t.Errorf("base_free %v disagrees with %s",
+					got.GetBaseFree(), got.GetUnavailability())
 			}
 			hasExisting := tt.req.GetAppId() == appMath || tt.req.GetAppId() == appOther
 			if (got.GetExisting() != nil) != hasExisting {
@@ -432,7 +434,8 @@ func TestReserveRace(t *testing.T) {
 			Key: &nsallocv1.ResolveRequest_AppId{AppId: appID},
 		})
 		if err != nil || resp.GetNamespace().GetName() != name {
-			t.Fatalf("Resolve(%s) = %q, %v; want %q", appID, resp.GetNamespace().GetName(), err, name)
+			t.Fatalf("Resolve(%s) = %q, %v; want %q",
+				appID, resp.GetNamespace().GetName(), err, name)
 		}
 	}
 }

@@ -90,7 +90,8 @@ func knownLevel(s string) bool {
 func parseDuration(flagName, value string, errs []error) (time.Duration, []error) {
 	d, err := time.ParseDuration(value)
 	if err != nil || d <= 0 {
-		return 0, append(errs, fmt.Errorf("%s %q: want a positive duration such as 10s", flagName, value))
+		err := fmt.Errorf("%s %q: want a positive duration such as 10s", flagName, value)
+		return 0, append(errs, err)
 	}
 	return d, errs
 }

@@ -31,13 +31,15 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	examples := readmeExamples(string(text))
 	if len(examples) < 10 {
-		t.Fatalf("found %d grpcurl examples in README.md, want the whole walkthrough", len(examples))
+		t.Fatalf("found %d grpcurl examples in README.md, want the whole walkthrough",
+			len(examples))
 	}
 
 	d := startDaemon(t, filepath.Join(t.TempDir(), "nsalloc.db"))
 	for _, ex := range examples {
 		cmd := exec.Command("sh", "-c", strings.ReplaceAll(ex.command, readmeAddr, d.addr))
-		cmd.Env = append(os.Environ(), "PATH="+binDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+		path := binDir + string(os.PathListSeparator) + os.Getenv("PATH")
+		cmd.Env = append(os.Environ(), "PATH="+path)
 		out, err := cmd.CombinedOutput()
 
 		wantFailure := strings.HasPrefix(ex.output, "ERROR:")
@@ -100,7 +102,8 @@ func sameOutput(got, want string) bool {
 	}
 
 	var gotDoc, wantDoc any
-	if json.Unmarshal([]byte(got), &gotDoc) != nil || json.Unmarshal([]byte(want), &wantDoc) != nil {
+	if json.Unmarshal([]byte(got), &gotDoc) != nil ||
+		json.Unmarshal([]byte(want), &wantDoc) != nil {
 		return false
 	}
 	return reflect.DeepEqual(blankTimes(gotDoc), blankTimes(wantDoc))

@@ -129,7 +129,8 @@ func TestOpenRejectsOtherSchema(t *testing.T) {
 
 func TestOpenRejectsForeignFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "notes.txt")
-	if err := os.WriteFile(path, []byte(strings.Repeat("not a database\n", 500)), 0o600); err != nil {
+	text := []byte(strings.Repeat("not a database\n", 500))
+	if err := os.WriteFile(path, text, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := Open(path, nil); err == nil {
@@ -225,7 +226,8 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 		})
 	}
 
-	for _, bad := range [][]byte{nil, {recordFormat}, {9, 1, 0}, append([]byte{recordFormat, 7}, make([]byte, 20)...)} {
+	badState := append([]byte{recordFormat, 7}, make([]byte, 20)...)
+	for _, bad := range [][]byte{nil, {recordFormat}, {9, 1, 0}, badState} {
 		if _, err := decodeRecord([]byte("x"), bad); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("decode(%v): error = %v, want ErrCorrupt", bad, err)
 		}

@@ -252,7 +252,8 @@ func checkIndexes(tx *bbolt.Tx) []string {
 
 		appKey, _ := appIDBytes(rec.AppID)
 		if got := apps.Get(appKey); !bytes.Equal(got, k) {
-			problems = append(problems, fmt.Sprintf("app %s maps to %q, want %q", rec.AppID, got, k))
+			problems = append(problems,
+				fmt.Sprintf("app %s maps to %q, want %q", rec.AppID, got, k))
 		}
 		if got := keys.Get([]byte(naming.Key(rec.Name))); !bytes.Equal(got, k) {
 			problems = append(problems, fmt.Sprintf("key of %q maps to %q", k, got))

@@ -144,8 +144,11 @@ func testClaimSkipsTakenKeys(t *testing.T, s store.Store) {
 
 func testClaimAllTaken(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
-	mustClaim(t, s, store.Claim{AppID: AppID(1), AppName: "a", Candidates: []string{"a"}, Time: when})
-	mustClaim(t, s, store.Claim{AppID: AppID(2), AppName: "b", Candidates: []string{"b"}, Time: when})
+	for i, name := range []string{"a", "b"} {
+		mustClaim(t, s, store.Claim{
+			AppID: AppID(i + 1), AppName: name, Candidates: []string{name}, Time: when,
+		})
+	}
 
 	_, created, err := s.Claim(ctx, store.Claim{
 		AppID: AppID(3), AppName: "a", Candidates: []string{"a", "b"}, Time: when,
@@ -160,8 +163,8 @@ func testClaimAllTaken(t *testing.T, s store.Store) {
 
 func testClaimNoCandidates(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
-	if _, _, err := s.Claim(ctx, store.Claim{AppID: AppID(1), AppName: "x", Time: when}); !errors.Is(
-		err, store.ErrNamespaceTaken) {
+	_, _, err := s.Claim(ctx, store.Claim{AppID: AppID(1), AppName: "x", Time: when})
+	if !errors.Is(err, store.ErrNamespaceTaken) {
 		t.Fatalf("Claim of a new app without candidates: error = %v, want ErrNamespaceTaken", err)
 	}
 
@@ -410,15 +413,22 @@ func testClosed(t *testing.T, s store.Store) {
 }
 
 // lookups returns the three ways to find rec, by name.
-func lookups(s store.Store, rec store.Record) map[string]func(context.Context) (store.Record, error) {
-	return map[string]func(context.Context) (store.Record, error){
-		"ByName": func(ctx context.Context) (store.Record, error) { return s.ByName(ctx, rec.Name) },
-		"ByApp":  func(ctx context.Context) (store.Record, error) { return s.ByApp(ctx, rec.AppID) },
+func lookups(s store.Store, rec store.Record) map[string]lookup {
+	return map[string]lookup{
+		"ByName": func(ctx context.Context) (store.Record, error) {
+			return s.ByName(ctx, rec.Name)
+		},
+		"ByApp": func(ctx context.Context) (store.Record, error) {
+			return s.ByApp(ctx, rec.AppID)
+		},
 		"ByKey": func(ctx context.Context) (store.Record, error) {
 			return s.ByKey(ctx, keyOf(rec.Name))
 		},
 	}
 }
+
+// lookup finds one record.
+type lookup func(ctx context.Context) (store.Record, error)
 
 // keyOf removes dashes; the suite does not depend on package naming so that
 // it checks the contract, not the rules.
