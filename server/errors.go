@@ -55,6 +55,9 @@ var (
 
 	// errInvalid is wrapped by every *invalidRequest.
 	errInvalid = errors.New("invalid request")
+
+	// errPanic stands for a panic that the recovery interceptor caught.
+	errPanic = errors.New("handler panicked")
 )
 
 // refusal is an outcome the caller should see as it is: the message, the

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,8 +22,10 @@ func TestPanicBecomesInternal(t *testing.T) {
 	_, err := ts.client.Resolve(ctx, &nsallocv1.ResolveRequest{
 		Key: &nsallocv1.ResolveRequest_Namespace{Namespace: "boom"},
 	})
-	if status.Code(err) != codes.Internal {
-		t.Fatalf("Resolve(boom) error = %v, want INTERNAL", err)
+	checkError(t, err, wantError{code: codes.Internal, reason: "INTERNAL",
+		words: []string{"internal error"}})
+	if strings.Contains(status.Convert(err).Message(), "boom") {
+		t.Errorf("the panic's value reached the client: %v", err)
 	}
 
 	// The server keeps serving after the panic.
@@ -96,4 +99,23 @@ func TestShutdownFinishesCallsInFlight(t *testing.T) {
 	if _, err := ts.db.ByApp(ctx, appMath); err != nil {
 		t.Errorf("the reservation in flight was not stored: %v", err)
 	}
+}
+
+// TestClosedStoreIsUnavailable shows what clients see while the store is
+// closing under a running server.
+func TestClosedStoreIsUnavailable(t *testing.T) {
+	ts := startServer(t, nil)
+	ts.reserve(t, appMath, "math")
+	if err := ts.db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	ctx := testCtx(t)
+
+	_, err := ts.client.Reserve(ctx, &nsallocv1.ReserveRequest{AppId: appOther, AppName: "x"})
+	checkError(t, err, wantError{code: codes.Unavailable, reason: "STORE_UNAVAILABLE"})
+
+	_, err = ts.client.Resolve(ctx, &nsallocv1.ResolveRequest{
+		Key: &nsallocv1.ResolveRequest_AppId{AppId: appMath},
+	})
+	checkError(t, err, wantError{code: codes.Unavailable, reason: "STORE_UNAVAILABLE"})
 }
