@@ -8,8 +8,8 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 	"github.com/nsalloc/nsalloc/naming"
+	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 	"github.com/nsalloc/nsalloc/server"
 	"github.com/nsalloc/nsalloc/store/bolt"
 )
