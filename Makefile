@@ -31,7 +31,7 @@ bench:
 
 ## lint: formatting, vet, staticcheck, buf lint and format, generated code
 lint:
-	@unformatted="$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null)"; \
+	@unformatted="$$(gofmt -l .)"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(TOOL) staticcheck ./...

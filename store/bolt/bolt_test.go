@@ -233,3 +233,54 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestFailedBatchRetriesEachWrite puts a write that breaks its transaction
+// into a batch: the others must still commit, each with its own outcome.
+func TestFailedBatchRetriesEachWrite(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	claimOne(t, s, 0, "held")
+
+	claims := []store.Claim{
+		{AppID: storetest.AppID(1), AppName: "good", Candidates: []string{"good"}},
+		// An empty name is refused by bbolt itself and fails the whole
+		// transaction.
+		{AppID: storetest.AppID(2), AppName: "bad", Candidates: []string{""}},
+		{AppID: storetest.AppID(3), AppName: "held", Candidates: []string{"held"}},
+	}
+	batch := make([]*write, len(claims))
+	records := make([]store.Record, len(claims))
+	for i, c := range claims {
+		appKey, err := appIDBytes(c.AppID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		batch[i] = &write{ctx: context.Background(), apply: func(tx *bbolt.Tx) error {
+			var err error
+			records[i], _, err = claim(tx, appKey, c)
+			return err
+		}}
+	}
+
+	s.commit(batch)
+
+	if batch[0].err != nil || records[0].Name != "good" {
+		t.Errorf("good claim: %+v, %v; want it stored", records[0], batch[0].err)
+	}
+	if batch[1].err == nil || isOutcome(batch[1].err) {
+		t.Errorf("bad claim: error = %v, want the transaction's failure", batch[1].err)
+	}
+	if !errors.Is(batch[2].err, store.ErrNamespaceTaken) {
+		t.Errorf("claim of a held name: error = %v, want ErrNamespaceTaken", batch[2].err)
+	}
+
+	if _, err := s.ByApp(context.Background(), storetest.AppID(1)); err != nil {
+		t.Errorf("good claim not stored: %v", err)
+	}
+	if _, err := s.ByApp(context.Background(), storetest.AppID(2)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("bad claim left a trace: %v", err)
+	}
+	if err := s.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}

@@ -134,9 +134,17 @@ func (s *DB) commit(batch []*write) {
 	s.log.Warn("batch commit failed; retrying each write alone",
 		"writes", len(batch), "error", err, "duration", time.Since(start))
 	for _, w := range batch {
-		w.err = s.db.Update(func(tx *bbolt.Tx) error {
+		// applyAll leaves the write's own outcome in w.err; a failed
+		// transaction replaces it.
+		err := s.db.Update(func(tx *bbolt.Tx) error {
 			return applyAll(tx, []*write{w})
 		})
+		if err != nil {
+			w.err = err
+			continue
+		}
+		s.counters.commits.Add(1)
+		s.counters.writes.Add(1)
 	}
 }
 
