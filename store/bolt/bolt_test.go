@@ -277,7 +277,8 @@ func TestFailedBatchRetriesEachWrite(t *testing.T) {
 	if _, err := s.ByApp(context.Background(), storetest.AppID(1)); err != nil {
 		t.Errorf("good claim not stored: %v", err)
 	}
-	if _, err := s.ByApp(context.Background(), storetest.AppID(2)); !errors.Is(err, store.ErrNotFound) {
+	_, err := s.ByApp(context.Background(), storetest.AppID(2))
+	if !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("bad claim left a trace: %v", err)
 	}
 	if err := s.Check(); err != nil {
