@@ -79,7 +79,11 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 			logger.Error("closing the store failed", "error", err)
 		}
 	}()
-	logger.Info("store opened", "path", cfg.db, "duration", time.Since(start))
+	size, err := db.Size()
+	if err != nil {
+		return err
+	}
+	logger.Info("store opened", "path", cfg.db, "bytes", size, "duration", time.Since(start))
 
 	// Build the service and take the port.
 	svc, err := server.NewService(ctx, server.Options{

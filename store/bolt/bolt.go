@@ -180,11 +180,6 @@ func (s *DB) Close() error {
 	return s.db.Close()
 }
 
-// Path returns the file's path.
-func (s *DB) Path() string {
-	return s.db.Path()
-}
-
 // Secret returns the random bytes made when the file was created.
 func (s *DB) Secret(ctx context.Context) ([]byte, error) {
 	return append([]byte(nil), s.secret...), nil

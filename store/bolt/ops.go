@@ -41,7 +41,7 @@ func claim(tx *bbolt.Tx, appKey []byte, c store.Claim) (store.Record, bool, erro
 
 	// An app that has a namespace keeps it, whatever it asks for now.
 	if name := apps.Get(appKey); name != nil {
-		rec, err := recordNamed(names, name)
+		rec, err := followIndex(names, name, "app "+c.AppID)
 		if err != nil {
 			return store.Record{}, false, err
 		}
@@ -97,7 +97,7 @@ func (s *DB) Retire(ctx context.Context, appID string, t time.Time) (store.Recor
 		}
 
 		var err error
-		rec, err = recordNamed(names, name)
+		rec, err = followIndex(names, name, "app "+appID)
 		if err != nil || rec.State == store.StateRetired {
 			return err
 		}
@@ -144,13 +144,21 @@ func (s *DB) lookup(index, key []byte, what string) (store.Record, error) {
 		}
 
 		var err error
-		rec, err = recordNamed(tx.Bucket(bucketNames), name)
-		if errors.Is(err, store.ErrNotFound) {
-			return fmt.Errorf("%w: %s points at missing namespace %q",
-				store.ErrCorrupt, what, name)
-		}
+		rec, err = followIndex(tx.Bucket(bucketNames), name, what)
 		return err
 	})
+	return rec, err
+}
+
+// followIndex reads the record that an index entry names. The indexes are
+// written together, so a missing record means a damaged file, not an
+// unknown name.
+func followIndex(names *bbolt.Bucket, name []byte, what string) (store.Record, error) {
+	rec, err := recordNamed(names, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Record{}, fmt.Errorf("%w: %s points at missing namespace %q",
+			store.ErrCorrupt, what, name)
+	}
 	return rec, err
 }
 
