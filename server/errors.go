@@ -38,6 +38,9 @@ const (
 	// ReasonUnavailable: the store is closed because the server is
 	// shutting down (UNAVAILABLE); another replica or a retry will do.
 	ReasonUnavailable = "STORE_UNAVAILABLE"
+	// ReasonCorrupt: the store's indexes disagree or a record cannot be
+	// read (DATA_LOSS); the server's log has the details.
+	ReasonCorrupt = "STORE_CORRUPT"
 	// ReasonInternal: a fault of the server (INTERNAL); its log has the
 	// cause.
 	ReasonInternal = "INTERNAL"
@@ -88,6 +91,8 @@ func codeFor(err error) codes.Code {
 		return codes.FailedPrecondition
 	case errors.Is(err, store.ErrClosed):
 		return codes.Unavailable
+	case errors.Is(err, store.ErrCorrupt):
+		return codes.DataLoss
 	case errors.Is(err, context.DeadlineExceeded):
 		return codes.DeadlineExceeded
 	case errors.Is(err, context.Canceled):
@@ -124,6 +129,8 @@ func toStatus(err error) error {
 	switch code {
 	case codes.Unavailable:
 		reason, msg = ReasonUnavailable, "the store is closed; the server is shutting down"
+	case codes.DataLoss:
+		reason, msg = ReasonCorrupt, "the store is damaged; the server's log has the details"
 	case codes.DeadlineExceeded, codes.Canceled:
 		return status.FromContextError(err).Err()
 	}

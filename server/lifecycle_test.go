@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +17,7 @@ import (
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 	"github.com/nsalloc/nsalloc/server"
 	"github.com/nsalloc/nsalloc/store"
+	"github.com/nsalloc/nsalloc/store/bolt"
 )
 
 func TestPanicBecomesInternal(t *testing.T) {
@@ -118,4 +123,42 @@ func TestClosedStoreIsUnavailable(t *testing.T) {
 		Key: &nsallocv1.ResolveRequest_AppId{AppId: appMath},
 	})
 	checkError(t, err, wantError{code: codes.Unavailable, reason: "STORE_UNAVAILABLE"})
+}
+
+// corruptStore reports a damaged file on every look-up by app.
+type corruptStore struct{ store.Store }
+
+func (c corruptStore) ByApp(ctx context.Context, appID string) (store.Record, error) {
+	return store.Record{}, fmt.Errorf("%w: app %s points at missing namespace", store.ErrCorrupt,
+		appID)
+}
+
+// TestCorruptStoreIsDataLoss shows that a damaged file reaches the caller as
+// DATA_LOSS without its details, and the operator's log with them.
+func TestCorruptStoreIsDataLoss(t *testing.T) {
+	db, err := bolt.Open(filepath.Join(t.TempDir(), "nsalloc.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var logs bytes.Buffer
+	svc, err := server.NewService(testCtx(t), server.Options{
+		Store:  corruptStore{db},
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = svc.Resolve(testCtx(t), &nsallocv1.ResolveRequest{
+		Key: &nsallocv1.ResolveRequest_AppId{AppId: appMath},
+	})
+
+	checkError(t, err, wantError{code: codes.DataLoss, reason: "STORE_CORRUPT"})
+	if strings.Contains(status.Convert(err).Message(), "missing namespace") {
+		t.Errorf("the store's details reached the caller: %v", err)
+	}
+	if !strings.Contains(logs.String(), "missing namespace") {
+		t.Errorf("the log lacks the cause:\n%s", logs.String())
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"time"
 
+	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/nsalloc/nsalloc/naming"
@@ -90,7 +91,7 @@ func (s *Service) Reserve(
 	appID := c.appID("app_id", req.GetAppId())
 	c.appName("app_name", req.GetAppName())
 	if err := c.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(ctx, err)
 	}
 
 	p := s.plan(req.GetAppName(), appID, req.GetExact())
@@ -99,7 +100,7 @@ func (s *Service) Reserve(
 	})
 
 	if err != nil {
-		return nil, toStatus(s.explainClaim(ctx, err, appID, rec, p))
+		return nil, s.status(ctx, s.explainClaim(ctx, err, appID, rec, p))
 	}
 
 	if created {
@@ -123,7 +124,7 @@ func (s *Service) Resolve(
 		c.fail("key", "is required: set app_id or namespace")
 	}
 	if err := c.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(ctx, err)
 	}
 
 	var (
@@ -137,10 +138,10 @@ func (s *Service) Resolve(
 	}
 
 	if err != nil {
-		return nil, toStatus(explainLookup(err, appID, req.GetNamespace()))
+		return nil, s.status(ctx, explainLookup(err, appID, req.GetNamespace()))
 	}
 	if rec.State == store.StateRetired && !req.GetIncludeRetired() {
-		return nil, toStatus(&refusal{
+		return nil, s.status(ctx, &refusal{
 			cause:  errRetired,
 			reason: ReasonNamespaceRetired,
 			msg: fmt.Sprintf("namespace %q is retired: app %s was released; "+
@@ -159,13 +160,13 @@ func (s *Service) Release(
 	var c checker
 	appID := c.appID("app_id", req.GetAppId())
 	if err := c.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(ctx, err)
 	}
 
 	rec, err := s.store.Retire(ctx, appID, s.now())
 
 	if err != nil {
-		return nil, toStatus(explainLookup(err, appID, ""))
+		return nil, s.status(ctx, explainLookup(err, appID, ""))
 	}
 
 	s.log.DebugContext(ctx, "namespace retired", "namespace", rec.Name, "app_id", rec.AppID)
@@ -187,7 +188,7 @@ func (s *Service) List(
 		}
 	}
 	if err := c.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(ctx, err)
 	}
 
 	recs, more, err := s.store.List(ctx, store.ListQuery{
@@ -195,7 +196,7 @@ func (s *Service) List(
 	})
 
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(ctx, err)
 	}
 
 	resp := &nsallocv1.ListResponse{Namespaces: make([]*nsallocv1.Namespace, len(recs))}
@@ -216,7 +217,7 @@ func (s *Service) Preview(
 	c.appName("app_name", req.GetAppName())
 	appID := c.optionalAppID("app_id", req.GetAppId())
 	if err := c.err(); err != nil {
-		return nil, toStatus(err)
+		return nil, s.status(ctx, err)
 	}
 
 	p := s.plan(req.GetAppName(), appID, false)
@@ -227,7 +228,7 @@ func (s *Service) Preview(
 		case errors.Is(err, store.ErrNotFound):
 			resp.BaseFree = true
 		case err != nil:
-			return nil, toStatus(err)
+			return nil, s.status(ctx, err)
 		default:
 			resp.Unavailability = unavailabilityOf(holder)
 			resp.ConflictingNamespace = holder.Name
@@ -236,7 +237,7 @@ func (s *Service) Preview(
 
 	if appID != "" {
 		if err := s.previewFor(ctx, appID, p, resp); err != nil {
-			return nil, toStatus(err)
+			return nil, s.status(ctx, err)
 		}
 	}
 	return resp, nil
@@ -363,6 +364,17 @@ func (s *Service) explainClaim(
 		}
 	}
 	return &refusal{cause: err, reason: reason, msg: msg, meta: meta}
+}
+
+// status maps err to the status the caller gets. A fault of the server is
+// logged with its cause first, since the caller sees only its code.
+func (s *Service) status(ctx context.Context, err error) error {
+	st := toStatus(err)
+	switch codeFor(err) {
+	case codes.Internal, codes.DataLoss:
+		s.log.ErrorContext(ctx, "call failed inside the server", "error", err)
+	}
+	return st
 }
 
 // explainLookup turns a failed look-up into words for the caller.

@@ -285,3 +285,49 @@ func TestFailedBatchRetriesEachWrite(t *testing.T) {
 		t.Errorf("Check: %v", err)
 	}
 }
+
+// TestDamagedIndexIsCorrupt deletes a record behind the store's back: every
+// path that meets the dangling index entries must say the file is corrupt,
+// never that the app is unknown or free.
+func TestDamagedIndexIsCorrupt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nsalloc.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	rec := claimOne(t, s, 1, "math")
+	_ = s.Close()
+
+	raw, err := bbolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatalf("bbolt.Open: %v", err)
+	}
+	err = raw.Update(func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketNames).Delete([]byte(rec.Name))
+	})
+	_ = raw.Close()
+	if err != nil {
+		t.Fatalf("delete the record: %v", err)
+	}
+
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+
+	_, byApp := s.ByApp(ctx, rec.AppID)
+	_, byKey := s.ByKey(ctx, "math")
+	_, _, claimErr := s.Claim(ctx, store.Claim{
+		AppID: rec.AppID, AppName: "math", Candidates: []string{"math"}, Time: time.Now(),
+	})
+	_, retireErr := s.Retire(ctx, rec.AppID, time.Now())
+	for what, err := range map[string]error{
+		"ByApp": byApp, "ByKey": byKey, "Claim": claimErr, "Retire": retireErr, "Check": s.Check(),
+	} {
+		if !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("%s: error = %v, want ErrCorrupt", what, err)
+		}
+	}
+}
