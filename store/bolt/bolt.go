@@ -1,11 +1,13 @@
 // Package bolt is the embedded store: one bbolt file, one process.
 //
 // Reads run in their own read-only transactions and never wait for writers.
-// Writes go through a single commit loop: it takes every write that is
-// waiting, applies them all in one read-write transaction and commits once,
-// so concurrent writers share the cost of the commit's fsync. While that
-// commit runs, new writes queue up and form the next batch. There is no
-// timer, so a lone writer is committed at once.
+// Writers commit in turns (group commit): a writer that finds no commit
+// running commits at once, in its own goroutine. Writers that arrive while
+// a commit runs queue up; when it ends, the first of them takes the turn and
+// applies every queued write in one read-write transaction, so they share
+// the cost of its fsync. There is no timer: a lone writer never waits for
+// company, and under load each commit carries whatever arrived during the
+// one before.
 package bolt
 
 import (
@@ -16,6 +18,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
@@ -54,17 +57,19 @@ type DB struct {
 	log      *slog.Logger
 	counters counters
 
-	writes   chan *write   // unbuffered: a send succeeds only when the loop takes it
-	closing  chan struct{} // closed by Close to stop the commit loop
-	loopDone chan struct{} // closed when the commit loop has returned
+	mu         sync.Mutex // guards queue, committing and closed
+	idle       sync.Cond  // signalled, with mu, when committing turns false
+	queue      []*write   // writes waiting for the next commit
+	committing bool       // some caller holds the turn to commit
+	closed     bool       // Close was called; new writes are refused
 }
 
 var _ store.Store = (*DB)(nil)
 
-// Open opens or creates the database file at path and starts its commit
-// loop. It fails with store.ErrLocked when another process holds the file
-// for longer than the lock timeout, and with store.ErrSchema when the file
-// was written by an incompatible version.
+// Open opens or creates the database file at path. It fails with
+// store.ErrLocked when another process holds the file for longer than the
+// lock timeout, and with store.ErrSchema when the file was written by an
+// incompatible version.
 func Open(path string, opts *Options) (*DB, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -99,17 +104,9 @@ func Open(path string, opts *Options) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 
-	// Start the loop that commits every write.
-	s := &DB{
-		db:       bdb,
-		secret:   secret,
-		maxBatch: maxBatch,
-		log:      logger,
-		writes:   make(chan *write),
-		closing:  make(chan struct{}),
-		loopDone: make(chan struct{}),
-	}
-	go s.commitLoop()
+	// Ready the commit queue.
+	s := &DB{db: bdb, secret: secret, maxBatch: maxBatch, log: logger}
+	s.idle.L = &s.mu
 	return s, nil
 }
 
@@ -165,18 +162,20 @@ func initialize(tx *bbolt.Tx, secret *[]byte) error {
 	return meta.Put(metaSecret, *secret)
 }
 
-// Close stops the commit loop, waiting for the batch in progress, and closes
-// the file. Writes that were not yet taken by the loop fail with
-// store.ErrClosed.
+// Close refuses new writes, waits until every write already accepted is
+// committed, and closes the file.
 func (s *DB) Close() error {
-	select {
-	case <-s.closing:
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
 		return store.ErrClosed
-	default:
 	}
+	s.closed = true
+	for s.committing {
+		s.idle.Wait()
+	}
+	s.mu.Unlock()
 
-	close(s.closing)
-	<-s.loopDone
 	return s.db.Close()
 }
 

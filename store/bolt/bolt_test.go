@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -328,6 +329,189 @@ func TestDamagedIndexIsCorrupt(t *testing.T) {
 	} {
 		if !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("%s: error = %v, want ErrCorrupt", what, err)
+		}
+	}
+}
+
+// TestWriteWithdrawnWhileQueued holds a commit open and gives up on a write
+// queued behind it: the write returns at once, is never applied, and the
+// write queued after it still commits.
+func TestWriteWithdrawnWhileQueued(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	first := make(chan error, 1)
+	go func() {
+		first <- s.update(context.Background(), func(tx *bbolt.Tx) error {
+			close(entered)
+			<-release
+			return nil
+		})
+	}()
+	<-entered
+
+	ctx, cancel := context.WithCancel(context.Background())
+	withdrawn := make(chan error, 1)
+	go func() {
+		_, _, err := s.Claim(ctx, store.Claim{
+			AppID: storetest.AppID(1), AppName: "gone", Candidates: []string{"gone"},
+			Time: time.Now(),
+		})
+		withdrawn <- err
+	}()
+	waitQueued(t, s, 1)
+
+	last := make(chan error, 1)
+	go func() {
+		_, _, err := s.Claim(context.Background(), store.Claim{
+			AppID: storetest.AppID(2), AppName: "kept", Candidates: []string{"kept"},
+			Time: time.Now(),
+		})
+		last <- err
+	}()
+	waitQueued(t, s, 2)
+
+	cancel()
+	if err := <-withdrawn; !errors.Is(err, context.Canceled) {
+		t.Fatalf("withdrawn write: error = %v, want context.Canceled", err)
+	}
+
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first write: %v", err)
+	}
+	if err := <-last; err != nil {
+		t.Fatalf("write queued behind the withdrawn one: %v", err)
+	}
+	if _, err := s.ByName(context.Background(), "gone"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("withdrawn write was applied: %v", err)
+	}
+}
+
+// waitQueued waits until n writes wait behind the running commit.
+func waitQueued(t *testing.T, s *DB, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		s.mu.Lock()
+		queued := len(s.queue)
+		s.mu.Unlock()
+		if queued == n {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatalf("%d writes never queued", n)
+}
+
+// TestCanceledWritersNeverStall has many writers give up at random moments,
+// including just as they are handed the turn to commit. Every write that
+// succeeded must be stored, and nobody may be left waiting.
+func TestCanceledWritersNeverStall(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+
+	const writers, each = 32, 20
+	var wg sync.WaitGroup
+	stored := make([][]bool, writers)
+	for i := range writers {
+		stored[i] = make([]bool, each)
+		wg.Go(func() {
+			for j := range each {
+				n := i*each + j
+				timeout := time.Duration(n%7) * 300 * time.Microsecond
+				ctx, cancel := context.WithTimeout(context.Background(), timeout)
+				name := fmt.Sprintf("w%d", n)
+				_, _, err := s.Claim(ctx, store.Claim{
+					AppID: storetest.AppID(n), AppName: name, Candidates: []string{name},
+					Time: time.Now(),
+				})
+				cancel()
+				stored[i][j] = err == nil
+				if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+					t.Errorf("write %d: %v", n, err)
+				}
+			}
+		})
+	}
+
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("writers still waiting after 60s")
+	}
+
+	for i := range writers {
+		for j, ok := range stored[i] {
+			n := i*each + j
+			if _, err := s.ByApp(context.Background(), storetest.AppID(n)); ok && err != nil {
+				t.Errorf("write %d succeeded but is not stored: %v", n, err)
+			}
+		}
+	}
+	if err := s.Check(); err != nil {
+		t.Errorf("Check: %v", err)
+	}
+}
+
+// TestCloseCommitsQueuedWrites closes the store while writes wait behind a
+// running commit: Close waits for them, and they are in the file after.
+func TestCloseCommitsQueuedWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nsalloc.db")
+	s, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = s.update(context.Background(), func(tx *bbolt.Tx) error {
+			close(entered)
+			<-release
+			return nil
+		})
+	}()
+	<-entered
+
+	queued := make(chan error, 2)
+	for i := range 2 {
+		go func() {
+			name := fmt.Sprintf("queued%d", i)
+			_, _, err := s.Claim(context.Background(), store.Claim{
+				AppID: storetest.AppID(i), AppName: name, Candidates: []string{name},
+				Time: time.Now(),
+			})
+			queued <- err
+		}()
+	}
+	waitQueued(t, s, 2)
+
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	close(release)
+	for range 2 {
+		if err := <-queued; err != nil {
+			t.Errorf("write queued before Close: %v", err)
+		}
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s, err = Open(path, nil)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s.Close()
+	for i := range 2 {
+		if _, err := s.ByApp(context.Background(), storetest.AppID(i)); err != nil {
+			t.Errorf("queued write %d lost: %v", i, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package bolt
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 	"github.com/nsalloc/nsalloc/store"
 )
 
-// write is one caller's change, waiting for the commit loop.
+// write is one caller's change, waiting for its commit.
 type write struct {
 	ctx context.Context
 
@@ -20,8 +21,16 @@ type write struct {
 	// needs; any other error means tx may hold a partial change.
 	apply func(tx *bbolt.Tx) error
 
-	err  error         // the result, set by the loop before done is closed
-	done chan struct{} // closed when err is final
+	// err is the result, final once wake has been signalled for a commit.
+	err error
+
+	// wake is signalled when the write was committed, or when its caller
+	// was handed the turn to commit (turn is then set). It is buffered,
+	// and see signal, so that signalling never waits for a caller.
+	wake chan struct{}
+
+	// turn is set, under DB.mu, when the write's caller must commit next.
+	turn bool
 }
 
 // isOutcome reports whether err is an answer for one caller rather than a
@@ -35,66 +44,105 @@ func isOutcome(err error) bool {
 		errors.Is(err, context.DeadlineExceeded)
 }
 
-// update hands apply to the commit loop and waits until it is durable.
-// When ctx ends first, update returns ctx's error; the change may still be
-// committed, which is harmless because every write is idempotent.
+// update applies a change and returns once it is durable.
+//
+// Callers commit in turns. A caller that finds no commit running commits at
+// once. One that finds a commit running queues its write: the next turn goes
+// to the first queued caller, which commits every write queued by then in
+// one transaction. So a lone writer never waits for company, and writers
+// that arrive together share one fsync.
+//
+// When ctx ends before the write is taken into a batch, update withdraws it
+// and returns ctx's error. When it ends later, update returns ctx's error
+// while the commit goes on; that is harmless, as every write is idempotent.
 func (s *DB) update(ctx context.Context, apply func(tx *bbolt.Tx) error) error {
-	w := &write{ctx: ctx, apply: apply, done: make(chan struct{})}
+	w := &write{ctx: ctx, apply: apply, wake: make(chan struct{}, 1)}
 
-	select {
-	case s.writes <- w:
-	case <-s.closing:
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
 		return store.ErrClosed
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+	s.queue = append(s.queue, w)
+	if !s.committing {
+		s.committing = true
+		s.commitTurnLocked()
+		return w.err
+	}
+	s.mu.Unlock()
 
 	select {
-	case <-w.done:
-		return w.err
+	case <-w.wake:
 	case <-ctx.Done():
-		return ctx.Err()
+		if s.abandon(w) {
+			return ctx.Err()
+		}
+	}
+
+	s.mu.Lock()
+	if w.turn {
+		s.commitTurnLocked()
+		return w.err
+	}
+	s.mu.Unlock()
+	return w.err
+}
+
+// abandon lets the caller of w give up waiting, and reports whether it may
+// go. A queued write is withdrawn; a write already in a batch is committed
+// without its caller. But a caller that was handed the turn may not go: it
+// must commit for the writes queued behind it.
+func (s *DB) abandon(w *write) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if w.turn {
+		return false
+	}
+	if i := slices.Index(s.queue, w); i >= 0 {
+		s.queue = slices.Delete(s.queue, i, i+1)
+	}
+	return true
+}
+
+// commitTurnLocked commits the writes queued so far, up to the batch limit,
+// then hands the turn to the first write still queued, or ends the turns.
+// It is called with s.mu held by the caller whose turn it is, and returns
+// with s.mu released.
+func (s *DB) commitTurnLocked() {
+	n := min(len(s.queue), s.maxBatch)
+	batch := make([]*write, n)
+	copy(batch, s.queue)
+	s.queue = append(s.queue[:0], s.queue[n:]...)
+	s.mu.Unlock()
+
+	s.commit(batch)
+
+	s.mu.Lock()
+	for _, w := range batch {
+		signal(w)
+	}
+	if len(s.queue) > 0 {
+		next := s.queue[0]
+		next.turn = true
+		signal(next)
+	} else {
+		s.committing = false
+		s.idle.Broadcast()
+	}
+	s.mu.Unlock()
+}
+
+// signal wakes the caller of w. A caller handed the turn may have stopped
+// waiting for its signal and gone on to commit; its wake then still holds
+// that signal, which is enough, so signal never blocks.
+func signal(w *write) {
+	select {
+	case w.wake <- struct{}{}:
+	default:
 	}
 }
 
-// commitLoop runs until Close. Each turn it waits for one write, takes every
-// other write that is already waiting, and commits them together.
-func (s *DB) commitLoop() {
-	defer close(s.loopDone)
-
-	batch := make([]*write, 0, s.maxBatch)
-	for {
-		batch = batch[:0]
-		select {
-		case w := <-s.writes:
-			batch = append(batch, w)
-		case <-s.closing:
-			return
-		}
-
-		batch = s.gather(batch)
-		s.commit(batch)
-		for _, w := range batch {
-			close(w.done)
-		}
-	}
-}
-
-// gather appends the writes whose callers are already waiting, up to the
-// batch limit, without blocking.
-func (s *DB) gather(batch []*write) []*write {
-	for len(batch) < s.maxBatch {
-		select {
-		case w := <-s.writes:
-			batch = append(batch, w)
-		default:
-			return batch
-		}
-	}
-	return batch
-}
-
-// Stats counts the work of the commit loop since Open.
+// Stats counts the commits since Open.
 type Stats struct {
 	// Commits is how many read-write transactions were committed.
 	Commits uint64
@@ -102,13 +150,13 @@ type Stats struct {
 	Writes uint64
 }
 
-// counters are updated by the commit loop and read by Stats.
+// counters are updated by the committing callers and read by Stats.
 type counters struct {
 	commits atomic.Uint64
 	writes  atomic.Uint64
 }
 
-// Stats returns the commit loop's counters.
+// Stats returns the commit counters.
 func (s *DB) Stats() Stats {
 	return Stats{Commits: s.counters.commits.Load(), Writes: s.counters.writes.Load()}
 }
