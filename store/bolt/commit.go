@@ -25,8 +25,9 @@ type write struct {
 	err error
 
 	// wake is signalled when the write was committed, or when its caller
-	// was handed the turn to commit (turn is then set). It is buffered,
-	// and see signal, so that signalling never waits for a caller.
+	// was handed the turn to commit (turn is then set). It is buffered and
+	// signalled without blocking (see signal): a committer never waits for
+	// another caller.
 	wake chan struct{}
 
 	// turn is set, under DB.mu, when the write's caller must commit next.
