@@ -340,16 +340,7 @@ func TestWriteWithdrawnWhileQueued(t *testing.T) {
 	s := openTemp(t)
 	defer s.Close()
 
-	entered, release := make(chan struct{}), make(chan struct{})
-	first := make(chan error, 1)
-	go func() {
-		first <- s.update(context.Background(), func(tx *bbolt.Tx) error {
-			close(entered)
-			<-release
-			return nil
-		})
-	}()
-	<-entered
+	release, first := holdCommit(s)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	withdrawn := make(chan error, 1)
@@ -387,6 +378,22 @@ func TestWriteWithdrawnWhileQueued(t *testing.T) {
 	if _, err := s.ByName(context.Background(), "gone"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("withdrawn write was applied: %v", err)
 	}
+}
+
+// holdCommit starts a commit that runs until release is closed, so that
+// later writes queue behind it. The commit's result arrives on done.
+func holdCommit(s *DB) (release chan struct{}, done <-chan error) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	result := make(chan error, 1)
+	go func() {
+		result <- s.update(context.Background(), func(tx *bbolt.Tx) error {
+			close(entered)
+			<-release
+			return nil
+		})
+	}()
+	<-entered
+	return release, result
 }
 
 // waitQueued waits until n writes wait behind the running commit.
@@ -469,15 +476,7 @@ func TestCloseCommitsQueuedWrites(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 
-	entered, release := make(chan struct{}), make(chan struct{})
-	go func() {
-		_ = s.update(context.Background(), func(tx *bbolt.Tx) error {
-			close(entered)
-			<-release
-			return nil
-		})
-	}()
-	<-entered
+	release, _ := holdCommit(s)
 
 	queued := make(chan error, 2)
 	for i := range 2 {
