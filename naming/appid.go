@@ -125,7 +125,11 @@ func Tag(appID string, n int) string {
 	if n < 1 || n > appIDHexLen {
 		panic(fmt.Sprintf("naming.Tag: %d digits, want 1 to %d", n, appIDHexLen))
 	}
+	return tagOf(id, n)
+}
 
+// tagOf is Tag for an id already in canonical form and n already checked.
+func tagOf(id string, n int) string {
 	tag := make([]byte, 0, 1+n)
 	tag = append(tag, 'x')
 	for i := 0; len(tag) <= n; i++ {

@@ -40,7 +40,7 @@ func Candidates(base, appID string) []string {
 		stem = "app"
 	}
 	for _, n := range tagDigits {
-		tag := Tag(id, n)
+		tag := tagOf(id, n)
 		out = appendNewKey(out, cut(stem, MaxLen-1-len(tag))+"-"+tag)
 	}
 	return out

@@ -127,9 +127,8 @@ func IsNamespace(s string) bool {
 // dashes removed, so that "my-app" and "myapp" share the key "myapp". Key
 // does not check that namespace is valid.
 func Key(namespace string) string {
-	if strings.IndexByte(namespace, '-') < 0 {
-		return namespace
-	}
+	// ReplaceAll returns namespace itself, without copying, when it has no
+	// dash.
 	return strings.ReplaceAll(namespace, "-", "")
 }
 

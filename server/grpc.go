@@ -23,16 +23,11 @@ import (
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 )
 
-// ServiceName is the full name of the namespace service, as health checks
-// and reflection know it.
-const ServiceName = "nsalloc.v1.NamespaceService"
-
 // Server is a gRPC server that carries the namespace service, grpc.health.v1
 // and server reflection, with logging and panic recovery on every call.
 type Server struct {
 	grpc   *grpc.Server
 	health *health.Server
-	log    *slog.Logger
 }
 
 // New builds a Server around svc. Health reports SERVING at once: the store
@@ -66,12 +61,13 @@ func New(
 
 	h := health.NewServer()
 	h.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
-	h.SetServingStatus(ServiceName, healthpb.HealthCheckResponse_SERVING)
+	h.SetServingStatus(nsallocv1.NamespaceService_ServiceDesc.ServiceName,
+		healthpb.HealthCheckResponse_SERVING)
 
 	nsallocv1.RegisterNamespaceServiceServer(g, svc)
 	healthpb.RegisterHealthServer(g, h)
 	registerReflection(g, logger)
-	return &Server{grpc: g, health: h, log: logger}
+	return &Server{grpc: g, health: h}
 }
 
 // registerReflection serves reflection (v1 and v1alpha, which grpcurl still
@@ -84,8 +80,7 @@ func registerReflection(g *grpc.Server, logger *slog.Logger) {
 		logger.Warn("reflection serves descriptors without comments", "error", err)
 	}
 
-	v1 := reflection.NewServerV1(opts)
-	reflectionv1.RegisterServerReflectionServer(g, v1)
+	reflectionv1.RegisterServerReflectionServer(g, reflection.NewServerV1(opts))
 	reflectionv1alpha.RegisterServerReflectionServer(g, reflection.NewServer(opts))
 }
 

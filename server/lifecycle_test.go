@@ -43,9 +43,12 @@ func TestPanicBecomesInternal(t *testing.T) {
 	}
 }
 
+// serviceName is the name operators give health checks for this service.
+const serviceName = "nsalloc.v1.NamespaceService"
+
 func TestHealth(t *testing.T) {
 	ts := startServer(t, nil)
-	for _, service := range []string{"", server.ServiceName} {
+	for _, service := range []string{"", serviceName} {
 		resp, err := ts.health.Check(testCtx(t), &healthpb.HealthCheckRequest{Service: service})
 		if err != nil || resp.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			t.Errorf("Check(%q) = %v, %v; want SERVING", service, resp, err)
@@ -67,7 +70,7 @@ func TestShutdownFinishesCallsInFlight(t *testing.T) {
 	watchCtx, endWatch := context.WithCancel(ctx)
 	defer endWatch()
 	watch, err := ts.health.Watch(watchCtx,
-		&healthpb.HealthCheckRequest{Service: server.ServiceName})
+		&healthpb.HealthCheckRequest{Service: serviceName})
 	if err != nil {
 		t.Fatalf("Watch: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -115,7 +116,7 @@ func startDaemon(t *testing.T, dbPath string, args ...string) *daemon {
 
 // readLogs keeps the daemon's log and reports the address of its
 // "serving" line.
-func (d *daemon) readLogs(r interface{ Read([]byte) (int, error) }, serving chan<- string) {
+func (d *daemon) readLogs(r io.Reader, serving chan<- string) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Bytes()

@@ -1,11 +1,13 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -182,6 +184,21 @@ func TestLoneWriterCommitsAlone(t *testing.T) {
 	// Each write was committed on its own: nothing waited for company.
 	if st := s.Stats(); st.Commits != 20 || st.Writes != 20 {
 		t.Errorf("Stats = %+v, want 20 commits of 20 writes", st)
+	}
+
+	// A lone write is applied on its caller's own goroutine, so no hand-off
+	// to another goroutine or timer stands between the call and the commit.
+	var stack []byte
+	err := s.update(context.Background(), func(tx *bbolt.Tx) error {
+		stack = make([]byte, 64<<10)
+		stack = stack[:runtime.Stack(stack, false)]
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("update: %v", err)
+	}
+	if !bytes.Contains(stack, []byte("TestLoneWriterCommitsAlone")) {
+		t.Errorf("the lone write was applied on another goroutine:\n%s", stack)
 	}
 }
 

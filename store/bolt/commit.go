@@ -53,9 +53,10 @@ func isOutcome(err error) bool {
 // one transaction. So a lone writer never waits for company, and writers
 // that arrive together share one fsync.
 //
-// When ctx ends before the write is taken into a batch, update withdraws it
-// and returns ctx's error. When it ends later, update returns ctx's error
-// while the commit goes on; that is harmless, as every write is idempotent.
+// When ctx ends while the write is still queued, update withdraws it and
+// returns ctx's error. Once a commit has taken the write, update waits for
+// that commit and reports its result: the change is durable or not, whatever
+// the caller's deadline says, and apply never runs after update returns.
 func (s *DB) update(ctx context.Context, apply func(tx *bbolt.Tx) error) error {
 	w := &write{ctx: ctx, apply: apply, wake: make(chan struct{}, 1)}
 
@@ -75,9 +76,12 @@ func (s *DB) update(ctx context.Context, apply func(tx *bbolt.Tx) error) error {
 	select {
 	case <-w.wake:
 	case <-ctx.Done():
-		if s.abandon(w) {
+		if s.withdraw(w) {
 			return ctx.Err()
 		}
+		// The write is in a batch, or its caller holds the turn (whose
+		// signal is already waiting): either way the answer is near.
+		<-w.wake
 	}
 
 	s.mu.Lock()
@@ -89,19 +93,20 @@ func (s *DB) update(ctx context.Context, apply func(tx *bbolt.Tx) error) error {
 	return w.err
 }
 
-// abandon lets the caller of w give up waiting, and reports whether it may
-// go. A queued write is withdrawn; a write already in a batch is committed
-// without its caller. But a caller that was handed the turn may not go: it
-// must commit for the writes queued behind it.
-func (s *DB) abandon(w *write) bool {
+// withdraw takes w out of the queue, and reports whether it did. It does
+// not when a commit has already taken w, or when w's caller was handed the
+// turn: it must then commit for the writes queued behind it.
+func (s *DB) withdraw(w *write) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if w.turn {
 		return false
 	}
-	if i := slices.Index(s.queue, w); i >= 0 {
-		s.queue = slices.Delete(s.queue, i, i+1)
+	i := slices.Index(s.queue, w)
+	if i < 0 {
+		return false
 	}
+	s.queue = slices.Delete(s.queue, i, i+1)
 	return true
 }
 
@@ -183,17 +188,7 @@ func (s *DB) commit(batch []*write) {
 	s.log.Warn("batch commit failed; retrying each write alone",
 		"writes", len(batch), "error", err, "duration", time.Since(start))
 	for _, w := range batch {
-		// applyAll leaves the write's own outcome in w.err; a failed
-		// transaction replaces it.
-		err := s.db.Update(func(tx *bbolt.Tx) error {
-			return applyAll(tx, []*write{w})
-		})
-		if err != nil {
-			w.err = err
-			continue
-		}
-		s.counters.commits.Add(1)
-		s.counters.writes.Add(1)
+		s.commit([]*write{w})
 	}
 }
 
