@@ -44,6 +44,9 @@ const (
 	// ReasonInternal: a fault of the server (INTERNAL); its log has the
 	// cause.
 	ReasonInternal = "INTERNAL"
+	// ReasonOverloaded: the server has as many calls in flight as it
+	// admits (RESOURCE_EXHAUSTED); retry after a back-off.
+	ReasonOverloaded = "OVERLOADED"
 )
 
 // The service's own outcomes, beside those of package store.
@@ -61,6 +64,9 @@ var (
 
 	// errPanic stands for a panic that the recovery interceptor caught.
 	errPanic = errors.New("handler panicked")
+
+	// errOverloaded is returned when a call finds no free slot in time.
+	errOverloaded = errors.New("server overloaded")
 )
 
 // refusal is an outcome the caller should see as it is: the message, the
@@ -91,6 +97,8 @@ func codeFor(err error) codes.Code {
 		return codes.FailedPrecondition
 	case errors.Is(err, store.ErrClosed):
 		return codes.Unavailable
+	case errors.Is(err, errOverloaded):
+		return codes.ResourceExhausted
 	case errors.Is(err, store.ErrCorrupt):
 		return codes.DataLoss
 	case errors.Is(err, context.DeadlineExceeded):

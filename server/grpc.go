@@ -148,12 +148,14 @@ func interceptorLogger(l *slog.Logger) logging.Logger {
 }
 
 // levelFor logs calls refused for the caller's reasons at debug level, and
-// those that point at a problem of the server at warn or error.
+// those that point at a problem of the server at warn or error. Calls shed
+// under overload are logged at debug level one by one: Admission sums them
+// up in a warning instead.
 func levelFor(code codes.Code) logging.Level {
 	switch code {
 	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unimplemented:
 		return logging.LevelError
-	case codes.Unavailable, codes.DeadlineExceeded, codes.ResourceExhausted:
+	case codes.Unavailable, codes.DeadlineExceeded:
 		return logging.LevelWarn
 	default:
 		return logging.LevelDebug

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nsalloc/nsalloc/server"
 )
 
 // config is everything the daemon reads from its flags and environment.
@@ -19,6 +22,9 @@ type config struct {
 	logFormat       string
 	shutdownTimeout time.Duration
 	lockTimeout     time.Duration
+	maxInFlight     int
+	admissionWait   time.Duration
+	debugListen     string
 }
 
 // parseConfig reads flags, falling back to environment variables and then to
@@ -34,7 +40,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	}
 
 	var c config
-	var logLevel, shutdownTimeout, lockTimeout string
+	var logLevel, shutdownTimeout, lockTimeout, maxInFlight, admissionWait string
 	fs.StringVar(&c.listen, "listen", env("NSALLOC_LISTEN", "127.0.0.1:50051"),
 		"address to serve gRPC on (env NSALLOC_LISTEN)")
 	fs.StringVar(&c.db, "db", env("NSALLOC_DB", "nsalloc.db"),
@@ -49,6 +55,16 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		"how long calls in flight may run after SIGINT or SIGTERM (env NSALLOC_SHUTDOWN_TIMEOUT)")
 	fs.StringVar(&lockTimeout, "lock-timeout", env("NSALLOC_LOCK_TIMEOUT", "2s"),
 		"how long to wait for another process to release the database (env NSALLOC_LOCK_TIMEOUT)")
+
+	fs.StringVar(&maxInFlight, "max-in-flight",
+		env("NSALLOC_MAX_IN_FLIGHT", strconv.Itoa(server.DefaultMaxInFlight)),
+		"most namespace calls served at once; more are shed (env NSALLOC_MAX_IN_FLIGHT)")
+	fs.StringVar(&admissionWait, "admission-wait",
+		env("NSALLOC_ADMISSION_WAIT", server.DefaultAdmissionWait.String()),
+		"how long a call waits for a free slot before RESOURCE_EXHAUSTED"+
+			" (env NSALLOC_ADMISSION_WAIT)")
+	fs.StringVar(&c.debugListen, "debug-listen", env("NSALLOC_DEBUG_LISTEN", ""),
+		"address to serve Go's /debug/pprof/ on; empty turns it off (env NSALLOC_DEBUG_LISTEN)")
 
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -67,6 +83,12 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	}
 	c.shutdownTimeout, errs = parseDuration("--shutdown-timeout", shutdownTimeout, errs)
 	c.lockTimeout, errs = parseDuration("--lock-timeout", lockTimeout, errs)
+	c.admissionWait, errs = parseDuration("--admission-wait", admissionWait, errs)
+	if n, err := strconv.Atoi(maxInFlight); err != nil || n <= 0 {
+		errs = append(errs, fmt.Errorf("--max-in-flight %q: want a positive number", maxInFlight))
+	} else {
+		c.maxInFlight = n
+	}
 	if c.listen == "" {
 		errs = append(errs, errors.New("--listen is empty"))
 	}

@@ -1,17 +1,12 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +14,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/nsalloc/nsalloc/internal/daemon"
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 )
 
@@ -49,124 +45,55 @@ func buildBinaries(dir string) error {
 	if err != nil {
 		return err
 	}
-	builds := [][]string{
-		{"build", "-o", filepath.Join(dir, "nsallocd"), "./cmd/nsallocd"},
-		{"build", "-modfile=tools/go.mod", "-o", filepath.Join(dir, "grpcurl"),
-			"github.com/fullstorydev/grpcurl/cmd/grpcurl"},
+	if _, err := daemon.Build(root, dir); err != nil {
+		return err
 	}
-	for _, args := range builds {
-		cmd := exec.Command("go", args...)
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+	args := []string{"build", "-modfile=tools/go.mod", "-o", filepath.Join(dir, "grpcurl"),
+		"github.com/fullstorydev/grpcurl/cmd/grpcurl"}
+	cmd := exec.Command("go", args...)
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 	return nil
 }
 
-// daemon is one nsallocd process.
-type daemon struct {
-	cmd  *exec.Cmd
-	addr string
-
-	mu   sync.Mutex   // guards logs
-	logs bytes.Buffer // everything the process wrote to stderr
-
-	exited chan struct{} // closed when the process has exited
-	err    error         // Wait's result, set before exited closes
+// testDaemon is one nsallocd process that ends with its test.
+type testDaemon struct {
+	*daemon.Process
 }
 
 // startDaemon runs nsallocd on dbPath and a free loopback port, and waits
 // until it says where it serves.
-func startDaemon(t *testing.T, dbPath string, args ...string) *daemon {
+func startDaemon(t *testing.T, dbPath string, args ...string) testDaemon {
 	t.Helper()
-	args = append([]string{"--listen", "127.0.0.1:0", "--db", dbPath, "--log-format", "json"},
-		args...)
-	d := &daemon{cmd: exec.Command(filepath.Join(binDir, "nsallocd"), args...),
-		exited: make(chan struct{})}
-	stderr, err := d.cmd.StderrPipe()
+	args = append([]string{"--listen", "127.0.0.1:0", "--db", dbPath}, args...)
+	p, err := daemon.Start(filepath.Join(binDir, "nsallocd"), args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("start nsallocd: %v", err)
-	}
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Kill()
-		<-d.exited
-	})
-
-	serving := make(chan string, 1)
-	go d.readLogs(stderr, serving)
-	go func() {
-		d.err = d.cmd.Wait()
-		close(d.exited)
-	}()
-
-	select {
-	case d.addr = <-serving:
-		return d
-	case <-d.exited:
-		t.Fatalf("nsallocd exited before serving: %v\n%s", d.err, d.output())
-	case <-time.After(15 * time.Second):
-		t.Fatalf("nsallocd did not start serving in 15s:\n%s", d.output())
-	}
-	return nil
-}
-
-// readLogs keeps the daemon's log and reports the address of its
-// "serving" line.
-func (d *daemon) readLogs(r io.Reader, serving chan<- string) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Bytes()
-		d.mu.Lock()
-		d.logs.Write(line)
-		d.logs.WriteByte('\n')
-		d.mu.Unlock()
-
-		var entry struct {
-			Msg     string `json:"msg"`
-			Address string `json:"address"`
-		}
-		if json.Unmarshal(line, &entry) == nil && entry.Msg == "serving" {
-			serving <- entry.Address
-		}
-	}
-}
-
-func (d *daemon) output() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.logs.String()
+	t.Cleanup(func() { _ = p.Kill() })
+	return testDaemon{p}
 }
 
 // stop sends sig and requires a clean exit.
-func (d *daemon) stop(t *testing.T, sig os.Signal) {
+func (d testDaemon) stop(t *testing.T, sig os.Signal) {
 	t.Helper()
-	if err := d.cmd.Process.Signal(sig); err != nil {
-		t.Fatalf("signal %v: %v", sig, err)
-	}
-	select {
-	case <-d.exited:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("nsallocd did not stop within 15s of %v:\n%s", sig, d.output())
-	}
-	if d.err != nil {
-		t.Fatalf("nsallocd exited with %v:\n%s", d.err, d.output())
+	if err := d.Stop(sig, 15*time.Second); err != nil {
+		t.Fatal(err)
 	}
 	for _, msg := range []string{`"msg":"shutting down"`, `"msg":"stopped"`} {
-		if !strings.Contains(d.output(), msg) {
-			t.Errorf("log lacks %s:\n%s", msg, d.output())
+		if !strings.Contains(d.Logs(), msg) {
+			t.Errorf("log lacks %s:\n%s", msg, d.Logs())
 		}
 	}
 }
 
-func (d *daemon) client(t *testing.T) nsallocv1.NamespaceServiceClient {
+func (d testDaemon) client(t *testing.T) nsallocv1.NamespaceServiceClient {
 	t.Helper()
-	conn, err := grpc.NewClient(d.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(d.Addr(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
-		t.Fatalf("dial %s: %v", d.addr, err)
+		t.Fatalf("dial %s: %v", d.Addr(), err)
 	}
 	t.Cleanup(func() { _ = conn.Close() })
 	return nsallocv1.NewNamespaceServiceClient(conn)

@@ -14,10 +14,14 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
+
+	"google.golang.org/grpc"
 
 	"github.com/nsalloc/nsalloc/naming"
 	"github.com/nsalloc/nsalloc/server"
@@ -96,16 +100,34 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.listen, err)
 	}
-	srv := server.New(svc, logger)
+	admission := server.NewAdmission(cfg.maxInFlight, cfg.admissionWait, logger)
+	srv := server.New(svc, logger,
+		grpc.ChainUnaryInterceptor(admission.UnaryServerInterceptor()))
 
-	// Serve until a signal comes or the listener fails.
+	// Start the debug endpoint, when asked for, before announcing the service.
+	debugErr := make(chan error, 1)
+	servingAttrs := []any{"address", lis.Addr().String(), "reserved_names", reserved.Len()}
+	if cfg.debugListen != "" {
+		debug, err := startDebug(cfg.debugListen, debugErr)
+		if err != nil {
+			_ = lis.Close()
+			return err
+		}
+		defer func() { _ = debug.Close() }()
+		servingAttrs = append(servingAttrs, "debug_address", debug.Addr)
+	}
+
+	// Serve until a signal comes or a listener fails.
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(lis) }()
-	logger.Info("serving", "address", lis.Addr().String(), "reserved_names", reserved.Len())
+	logger.Info("serving", servingAttrs...)
 
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
+	case err := <-debugErr:
+		srv.Shutdown(context.Background())
+		return fmt.Errorf("debug endpoint: %w", err)
 	case <-ctx.Done():
 	}
 
@@ -121,6 +143,30 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// startDebug serves Go's profiles at /debug/pprof/ on addr. A failure after
+// the start is sent on failed.
+func startDebug(addr string, failed chan<- error) (*http.Server, error) {
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("debug listen on %s: %w", addr, err)
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Addr: lis.Addr().String(), Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+
+	go func() {
+		if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+			failed <- err
+		}
+	}()
+	return srv, nil
 }
 
 // loadReserved returns the built-in reserved names plus those of path.

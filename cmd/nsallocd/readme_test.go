@@ -37,7 +37,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 
 	d := startDaemon(t, filepath.Join(t.TempDir(), "nsalloc.db"))
 	for _, ex := range examples {
-		cmd := exec.Command("sh", "-c", strings.ReplaceAll(ex.command, readmeAddr, d.addr))
+		cmd := exec.Command("sh", "-c", strings.ReplaceAll(ex.command, readmeAddr, d.Addr()))
 		path := binDir + string(os.PathListSeparator) + os.Getenv("PATH")
 		cmd.Env = append(os.Environ(), "PATH="+path)
 		out, err := cmd.CombinedOutput()
