@@ -8,7 +8,7 @@ DB        ?= nsalloc.db
 GENERATED := proto/nsalloc/v1/nsalloc.pb.go proto/nsalloc/v1/nsalloc_grpc.pb.go \
              proto/nsalloc/v1/nsalloc.binpb
 
-.PHONY: all build run test bench lint generate tools clean
+.PHONY: all build run test drill bench gobench fuzz lint generate tools clean
 
 all: lint test build
 
@@ -24,10 +24,29 @@ run: build
 test:
 	$(GO) test -race -count=1 ./...
 
-## bench: Go benchmarks of the service beside their references (BENCHTIME overrides)
+## drill: the crash and overload drills against the real daemon, in their full form
+drill:
+	$(GO) test -count=1 -v -timeout 15m -run . ./drill/ -args -drill.full
+
+## bench: the daemon beside its references, every goal figure (QUICK=1: about a minute)
+QUICK ?=
+bench: build
+	$(GO) run ./cmd/nsallocbench -daemon bin/nsallocd -out bin/bench $(if $(QUICK),-quick)
+
+## gobench: the Go micro-benchmarks of the packages (BENCHTIME overrides)
 BENCHTIME ?= 2s
-bench:
-	$(GO) test -run=NONE -bench=. -benchtime=$(BENCHTIME) ./server/ ./naming/
+gobench:
+	$(GO) test -run=NONE -bench=. -benchtime=$(BENCHTIME) ./server/ ./naming/ ./store/...
+
+## fuzz: every fuzz target in turn, FUZZTIME each (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; for file in $$(grep -rl --include='*_test.go' '^func Fuzz' .); do \
+		for target in $$(sed -n 's/^func \(Fuzz[A-Za-z0-9_]*\)(.*/\1/p' $$file); do \
+			echo "== $$(dirname $$file) $$target"; \
+			$(GO) test -run='^$$' -fuzz="^$$target$$" -fuzztime=$(FUZZTIME) ./$$(dirname $$file); \
+		done; \
+	done
 
 ## lint: formatting, vet, staticcheck, buf lint and format, generated code
 lint:

@@ -68,9 +68,16 @@ func Start(bin string, args ...string) (*Process, error) {
 		return nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 
+	// Wait closes the pipe, so it must not run before the log is read to
+	// its end, or the last lines would be lost.
 	serving := make(chan servingLine, 1)
-	go p.readLogs(stderr, serving)
+	logsRead := make(chan struct{})
 	go func() {
+		p.readLogs(stderr, serving)
+		close(logsRead)
+	}()
+	go func() {
+		<-logsRead
 		p.err = p.cmd.Wait()
 		close(p.exited)
 	}()
@@ -111,6 +118,10 @@ func (p *Process) readLogs(r io.Reader, serving chan<- servingLine) {
 			serving <- entry
 		}
 	}
+
+	// A line too long to scan ends the loop; keep draining so that the
+	// daemon never blocks on a full pipe.
+	_, _ = io.Copy(io.Discard, r)
 }
 
 // Addr is the gRPC address the daemon serves on.

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/nsalloc/nsalloc/internal/daemon"
+	"github.com/nsalloc/nsalloc/internal/embedetcd"
+	"github.com/nsalloc/nsalloc/internal/load"
+)
+
+// Series names, as they appear in the report.
+const (
+	seriesReserve    = "nsalloc Reserve"
+	seriesResolve    = "nsalloc Resolve"
+	seriesHealth     = "gRPC health Check (no-op)"
+	seriesBoltBatch  = "bbolt Batch, same writes"
+	seriesBoltUpdate = "bbolt Update, same writes"
+	seriesEtcdCreate = "etcd create-if-absent txn"
+	seriesEtcdGet    = "etcd linearizable get"
+	connsPerEndpoint = 4 // client connections to each server under test
+	stopTimeout      = 30 * time.Second
+	largeConcurrency = 64 // clients of the scale measurements
+	callTimeout      = 10 * time.Second
+)
+
+// bench runs the measurements and fills the report.
+type bench struct {
+	cfg      config
+	work     string // temporary directory for files
+	progress io.Writer
+	report   *report
+}
+
+// runAll runs every phase in order.
+func (b *bench) runAll(ctx context.Context) error {
+	phases := []struct {
+		name string
+		run  func(context.Context) error
+	}{
+		{"seed the stores", b.seed},
+		{"nsalloc and the no-op call", b.measureDaemon},
+		{"raw bbolt", b.measureBolt},
+		{"single-node etcd", b.measureEtcd},
+		{"scale", b.measureScale},
+	}
+	for _, p := range phases {
+		start := time.Now()
+		fmt.Fprintf(b.progress, "== %s\n", p.name)
+		if err := p.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+		fmt.Fprintf(b.progress, "   done in %s\n", time.Since(start).Round(time.Millisecond))
+	}
+	b.report.evaluate()
+	return nil
+}
+
+func (b *bench) smallDB() string { return filepath.Join(b.work, "small.db") }
+func (b *bench) largeDB() string { return filepath.Join(b.work, "large.db") }
+
+// seed fills the small and the large store files.
+func (b *bench) seed(ctx context.Context) error {
+	if _, err := seedStore(ctx, b.smallDB(), b.cfg.small); err != nil {
+		return err
+	}
+	start := time.Now()
+	size, err := seedStore(ctx, b.largeDB(), b.cfg.large)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(b.progress, "   %d namespaces stored in %s, %d bytes\n",
+		b.cfg.large, time.Since(start).Round(time.Millisecond), size)
+	b.report.BytesPerNamespace = float64(size) / float64(b.cfg.large)
+	return nil
+}
+
+// measureDaemon measures Reserve, Resolve and the no-op call on a daemon
+// over the small store, at every concurrency.
+func (b *bench) measureDaemon(ctx context.Context) error {
+	p, conns, err := b.startDaemon(b.smallDB())
+	if err != nil {
+		return err
+	}
+	defer b.stopDaemon(p, conns)
+
+	// Reads first, so that they see the store at its seeded size.
+	for _, clients := range b.cfg.clients {
+		b.measure(ctx, seriesHealth, b.cfg.small, clients, healthOp(conns))
+		b.measure(ctx, seriesResolve, b.cfg.small, clients, resolveOp(conns, b.cfg.small))
+	}
+	for _, clients := range b.cfg.clients {
+		b.measure(ctx, seriesReserve, b.cfg.small, clients, reserveOp(conns))
+	}
+	return nil
+}
+
+// measureBolt measures the same writes through raw bbolt, without gRPC.
+func (b *bench) measureBolt(ctx context.Context) error {
+	db, err := openRaw(filepath.Join(b.work, "raw.db"), b.cfg.small)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = db.Close() }()
+
+	for _, clients := range b.cfg.clients {
+		b.measure(ctx, seriesBoltBatch, b.cfg.small, clients, rawBatchOp(db))
+	}
+	b.measure(ctx, seriesBoltUpdate, b.cfg.small, 1, rawUpdateOp(db))
+	return nil
+}
+
+// measureEtcd measures a single-node etcd, embedded in this process and
+// reached over gRPC on loopback.
+func (b *bench) measureEtcd(ctx context.Context) error {
+	cluster, err := embedetcd.Start(filepath.Join(b.work, "etcd"), 1, nil)
+	if err != nil {
+		return err
+	}
+	defer cluster.Close()
+
+	var clients []*clientv3.Client
+	defer func() {
+		for _, c := range clients {
+			_ = c.Close()
+		}
+	}()
+	for range connsPerEndpoint {
+		c, err := cluster.Client()
+		if err != nil {
+			return err
+		}
+		clients = append(clients, c)
+	}
+	if err := seedEtcd(ctx, clients[0], b.cfg.small); err != nil {
+		return err
+	}
+
+	getOp := func(c *clientv3.Client) load.Op { return etcdGetOp(c, b.cfg.small) }
+	for _, n := range b.cfg.clients {
+		b.measure(ctx, seriesEtcdGet, b.cfg.small, n, spread(clients, getOp))
+		b.measure(ctx, seriesEtcdCreate, b.cfg.small, n, spread(clients, etcdCreateOp))
+	}
+	return nil
+}
+
+// spread gives each client an op of its own and lets worker w use client w
+// modulo their number.
+func spread(clients []*clientv3.Client, opFor func(*clientv3.Client) load.Op) load.Op {
+	ops := make([]load.Op, len(clients))
+	for i, c := range clients {
+		ops[i] = opFor(c)
+	}
+	return func(ctx context.Context, worker, seq int) error {
+		return ops[worker%len(ops)](ctx, worker, seq)
+	}
+}
+
+// measureScale starts a daemon on the large store, timing its start, and
+// measures Reserve and Resolve there and its memory.
+func (b *bench) measureScale(ctx context.Context) error {
+	p, conns, err := b.startDaemon(b.largeDB())
+	if err != nil {
+		return err
+	}
+	defer b.stopDaemon(p, conns)
+	b.report.StartTime = p.Serving.Sub(p.Started)
+
+	b.measure(ctx, seriesResolve, b.cfg.large, largeConcurrency, resolveOp(conns, b.cfg.large))
+	b.measure(ctx, seriesReserve, b.cfg.large, largeConcurrency, reserveOp(conns))
+
+	rss, peak, err := p.RSS()
+	if err != nil {
+		return err
+	}
+	b.report.DaemonRSS, b.report.DaemonPeakRSS = rss, peak
+	return nil
+}
+
+// measure runs op from clients goroutines, first unmeasured for the warm-up
+// and then for the configured duration, and adds the result to the report.
+func (b *bench) measure(ctx context.Context, series string, stored, clients int, op load.Op) {
+	timed := func(ctx context.Context, worker, seq int) error {
+		ctx, cancel := context.WithTimeout(ctx, callTimeout)
+		defer cancel()
+		return op(ctx, worker, seq)
+	}
+	load.Closed(ctx, clients, b.cfg.warmup, timed)
+	res := load.Closed(ctx, clients, b.cfg.duration, timed)
+
+	m := measurement{Series: series, Stored: stored, Result: res}
+	b.report.Measurements = append(b.report.Measurements, m)
+	fmt.Fprintf(b.progress, "   %-28s stored=%-8d clients=%-4d %9.0f/s p50=%-9s p99=%-9s%s\n",
+		series, stored, clients, res.Throughput, res.P50.Round(time.Microsecond),
+		res.P99.Round(time.Microsecond), failedNote(res))
+}
+
+func failedNote(r load.Result) string {
+	if len(r.Failed) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" failed=%v", r.Failed)
+}
+
+// startDaemon runs nsallocd on dbPath and dials it.
+func (b *bench) startDaemon(dbPath string) (*daemon.Process, []*grpc.ClientConn, error) {
+	p, err := daemon.Start(b.cfg.daemon, "--listen", "127.0.0.1:0", "--db", dbPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	var conns []*grpc.ClientConn
+	for range connsPerEndpoint {
+		conn, err := grpc.NewClient(p.Addr(),
+			grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			b.stopDaemon(p, conns)
+			return nil, nil, err
+		}
+		conns = append(conns, conn)
+	}
+	return p, conns, nil
+}
+
+// stopDaemon closes the connections and stops the daemon cleanly.
+func (b *bench) stopDaemon(p *daemon.Process, conns []*grpc.ClientConn) {
+	for _, conn := range conns {
+		_ = conn.Close()
+	}
+	if err := p.Stop(syscall.SIGTERM, stopTimeout); err != nil {
+		fmt.Fprintf(os.Stderr, "nsallocbench: %v\n", err)
+	}
+}
