@@ -6,10 +6,11 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/tap"
 
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 )
@@ -30,19 +31,25 @@ const (
 )
 
 // Admission bounds the calls of NamespaceService that run at once. A call
-// that finds every slot taken waits up to its wait for one, and is refused
-// with RESOURCE_EXHAUSTED after that, so that an overloaded server sheds
-// what it cannot serve instead of letting every caller's latency grow.
+// that finds every slot taken waits up to the admission wait for one, and is
+// refused with RESOURCE_EXHAUSTED after that, so that an overloaded server
+// sheds what it cannot serve instead of letting every caller's latency grow.
+// At most a quarter as many calls wait as may run; once that queue is full
+// too, new calls are refused as their stream opens, before a goroutine is started or
+// the request is read, so that refusing stays cheap under a flood.
 // Health checks and reflection are not limited: probes must answer while the
 // server sheds.
 type Admission struct {
-	slots chan struct{}
-	wait  time.Duration
-	log   *slog.Logger
+	slots      chan struct{}
+	waiting    atomic.Int64 // calls waiting for a slot
+	maxWaiting int64
+	wait       time.Duration
+	refusal    error // the status every refused call gets
+	prefix     string
+	log        *slog.Logger
 
-	mu         sync.Mutex // guards the fields below
-	shed       int        // calls refused since the last log line
-	lastLogged time.Time  // when the last log line about shed calls was written
+	shed       atomic.Int64 // calls refused since the last log line
+	lastLogged atomic.Int64 // when that line was written, in Unix nanoseconds
 }
 
 // NewAdmission admits maxInFlight calls at once, each waiting up to wait
@@ -58,24 +65,58 @@ func NewAdmission(maxInFlight int, wait time.Duration, logger *slog.Logger) *Adm
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Admission{slots: make(chan struct{}, maxInFlight), wait: wait, log: logger}
+
+	limit := strconv.Itoa(maxInFlight)
+	refusal := toStatus(&refusal{
+		cause:  errOverloaded,
+		reason: ReasonOverloaded,
+		msg: fmt.Sprintf("server overloaded: %s calls in flight and none ended within %s;"+
+			" retry with back-off", limit, wait),
+		meta: map[string]string{"max_in_flight": limit, "wait": wait.String()},
+	})
+	return &Admission{
+		slots:      make(chan struct{}, maxInFlight),
+		maxWaiting: int64(max(maxInFlight/4, 1)),
+		wait:       wait,
+		refusal:    refusal,
+		prefix:     "/" + nsallocv1.NamespaceService_ServiceDesc.ServiceName + "/",
+		log:        logger,
+	}
 }
 
-// UnaryServerInterceptor applies the limit to the service's unary calls.
-func (a *Admission) UnaryServerInterceptor() grpc.UnaryServerInterceptor {
-	prefix := "/" + nsallocv1.NamespaceService_ServiceDesc.ServiceName + "/"
-	return func(
-		ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler,
-	) (any, error) {
-		if !strings.HasPrefix(info.FullMethod, prefix) {
-			return handler(ctx, req)
-		}
-		if err := a.acquire(ctx); err != nil {
-			return nil, err
-		}
-		defer a.release()
+// ServerOptions returns the options that install the limit on a server.
+func (a *Admission) ServerOptions() []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.InTapHandle(a.tap),
+		grpc.ChainUnaryInterceptor(a.unary),
+	}
+}
+
+// tap refuses a call as its stream opens when every slot is taken and the
+// queue of waiting calls is full.
+func (a *Admission) tap(ctx context.Context, info *tap.Info) (context.Context, error) {
+	if !strings.HasPrefix(info.FullMethodName, a.prefix) {
+		return ctx, nil
+	}
+	if len(a.slots) == cap(a.slots) && a.waiting.Load() >= a.maxWaiting {
+		a.noteShed()
+		return ctx, a.refusal
+	}
+	return ctx, nil
+}
+
+// unary holds a slot for the length of each of the service's calls.
+func (a *Admission) unary(
+	ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler,
+) (any, error) {
+	if !strings.HasPrefix(info.FullMethod, a.prefix) {
 		return handler(ctx, req)
 	}
+	if err := a.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer a.release()
+	return handler(ctx, req)
 }
 
 // acquire takes a slot, waiting up to a.wait; it fails with the status the
@@ -87,6 +128,13 @@ func (a *Admission) acquire(ctx context.Context) error {
 	default:
 	}
 
+	if a.waiting.Add(1) > a.maxWaiting {
+		a.waiting.Add(-1)
+		a.noteShed()
+		return a.refusal
+	}
+	defer a.waiting.Add(-1)
+
 	timer := time.NewTimer(a.wait)
 	defer timer.Stop()
 	select {
@@ -96,30 +144,21 @@ func (a *Admission) acquire(ctx context.Context) error {
 		return toStatus(ctx.Err())
 	case <-timer.C:
 		a.noteShed()
-		limit := strconv.Itoa(cap(a.slots))
-		return toStatus(&refusal{
-			cause:  errOverloaded,
-			reason: ReasonOverloaded,
-			msg: fmt.Sprintf("server overloaded: %s calls in flight and none ended within %s;"+
-				" retry with back-off", limit, a.wait),
-			meta: map[string]string{"max_in_flight": limit, "wait": a.wait.String()},
-		})
+		return a.refusal
 	}
 }
 
-// noteShed counts a refused call and logs the count now and then.
+// noteShed counts a refused call and logs the count now and then. It takes
+// no lock: it runs for every call refused under a flood.
 func (a *Admission) noteShed() {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-
-	a.shed++
-	if time.Since(a.lastLogged) < shedLogInterval {
+	a.shed.Add(1)
+	now := time.Now().UnixNano()
+	last := a.lastLogged.Load()
+	if now-last < int64(shedLogInterval) || !a.lastLogged.CompareAndSwap(last, now) {
 		return
 	}
 	a.log.Warn("shedding calls: the server is at its admission limit",
-		"shed", a.shed, "max_in_flight", cap(a.slots), "wait", a.wait)
-	a.shed = 0
-	a.lastLogged = time.Now()
+		"shed", a.shed.Swap(0), "max_in_flight", cap(a.slots), "wait", a.wait)
 }
 
 // release frees the slot acquire took.

@@ -8,10 +8,8 @@ import (
 	"net"
 	"runtime/debug"
 
-	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/reflection"
@@ -22,6 +20,11 @@ import (
 
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 )
+
+// streamWorkers is how many goroutines serve calls and are kept between
+// them; a call that finds them all busy gets a goroutine of its own. Enough
+// for every client of a busy server, and cheap when idle.
+const streamWorkers = 64
 
 // Server is a gRPC server that carries the namespace service, grpc.health.v1
 // and server reflection, with logging and panic recovery on every call.
@@ -39,23 +42,16 @@ func New(
 		logger = slog.New(slog.DiscardHandler)
 	}
 
-	callLogger := interceptorLogger(logger)
-	logOpts := []logging.Option{
-		logging.WithLogOnEvents(logging.FinishCall),
-		logging.WithLevels(levelFor),
-	}
+	calls := callLogger{log: logger}
 	recoverOpt := recovery.WithRecoveryHandlerContext(panicHandler(logger))
 
 	// Logging is outermost, so that it records the INTERNAL a panic became.
+	// Stream workers keep a few goroutines, whose stacks have grown to fit a
+	// call, for the calls that follow, instead of growing a new one each time.
 	opts := append([]grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(callLogger, logOpts...),
-			recovery.UnaryServerInterceptor(recoverOpt),
-		),
-		grpc.ChainStreamInterceptor(
-			logging.StreamServerInterceptor(callLogger, logOpts...),
-			recovery.StreamServerInterceptor(recoverOpt),
-		),
+		grpc.NumStreamWorkers(streamWorkers),
+		grpc.ChainUnaryInterceptor(calls.unary, recovery.UnaryServerInterceptor(recoverOpt)),
+		grpc.ChainStreamInterceptor(calls.stream, recovery.StreamServerInterceptor(recoverOpt)),
 	}, extra...)
 	g := grpc.NewServer(opts...)
 
@@ -136,29 +132,6 @@ func (s *Server) Shutdown(ctx context.Context) bool {
 		s.grpc.Stop()
 		<-done
 		return false
-	}
-}
-
-// interceptorLogger lets the logging interceptor write through slog.
-func interceptorLogger(l *slog.Logger) logging.Logger {
-	return logging.LoggerFunc(
-		func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
-			l.Log(ctx, slog.Level(lvl), msg, fields...)
-		})
-}
-
-// levelFor logs calls refused for the caller's reasons at debug level, and
-// those that point at a problem of the server at warn or error. Calls shed
-// under overload are logged at debug level one by one: Admission sums them
-// up in a warning instead.
-func levelFor(code codes.Code) logging.Level {
-	switch code {
-	case codes.Internal, codes.Unknown, codes.DataLoss, codes.Unimplemented:
-		return logging.LevelError
-	case codes.Unavailable, codes.DeadlineExceeded:
-		return logging.LevelWarn
-	default:
-		return logging.LevelDebug
 	}
 }
 

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"strings"
@@ -33,6 +34,16 @@ type testServer struct {
 // stands between the service and the database.
 func startServer(t testing.TB, wrap func(store.Store) store.Store) *testServer {
 	t.Helper()
+	return startLoggedServer(t, wrap, nil)
+}
+
+// startLoggedServer is startServer with the server logging to logger and
+// built with extra options.
+func startLoggedServer(
+	t testing.TB, wrap func(store.Store) store.Store, logger *slog.Logger,
+	extra ...grpc.ServerOption,
+) *testServer {
+	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "nsalloc.db"), nil)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -52,7 +63,7 @@ func startServer(t testing.TB, wrap func(store.Store) store.Store) *testServer {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	srv := server.New(svc, nil)
+	srv := server.New(svc, logger, extra...)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	t.Cleanup(func() {

@@ -3,10 +3,12 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -41,6 +43,101 @@ func TestPanicBecomesInternal(t *testing.T) {
 	if err != nil || resp.GetNamespace().GetAppId() != appMath {
 		t.Fatalf("Resolve after a panic = %v, %v; want math", resp, err)
 	}
+}
+
+// TestCallLog checks the line each finished call gets, at the level its code
+// calls for: only faults of the server reach a logger at info level.
+func TestCallLog(t *testing.T) {
+	tests := []struct {
+		name      string
+		level     slog.Level
+		call      func(ts *testServer) error
+		wantLevel string // empty when no line is wanted
+		wantCode  string
+		method    string
+	}{
+		{"ok at debug", slog.LevelDebug, reserveMath, "DEBUG", "OK", "Reserve"},
+		{"ok at info", slog.LevelInfo, reserveMath, "", "", ""},
+		{"refusal at debug", slog.LevelDebug, resolveMissing, "DEBUG", "NotFound", "Resolve"},
+		{"refusal at info", slog.LevelInfo, resolveMissing, "", "", ""},
+		{"panic at info", slog.LevelInfo, resolveBoom, "ERROR", "Internal", "Resolve"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var buf syncBuffer
+			logger := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: tt.level}))
+			ts := startLoggedServer(t,
+				func(s store.Store) store.Store { return panicStore{s} }, logger)
+			if err := tt.call(ts); status.Code(err).String() != tt.wantCode && tt.wantCode != "" {
+				t.Fatalf("call ended with %v, want code %s", err, tt.wantCode)
+			}
+
+			var lines []map[string]any
+			for line := range strings.Lines(buf.String()) {
+				var entry map[string]any
+				if err := json.Unmarshal([]byte(line), &entry); err != nil {
+					t.Fatalf("log line %q: %v", line, err)
+				}
+				if entry["msg"] == "call finished" {
+					lines = append(lines, entry)
+				}
+			}
+			if tt.wantLevel == "" {
+				if len(lines) != 0 {
+					t.Fatalf("got call lines %v, want none", lines)
+				}
+				return
+			}
+			if len(lines) != 1 {
+				t.Fatalf("got %d call lines %v, want 1", len(lines), lines)
+			}
+			got := lines[0]
+			if got["level"] != tt.wantLevel || got["code"] != tt.wantCode ||
+				got["method"] != "/nsalloc.v1.NamespaceService/"+tt.method || got["peer"] == nil {
+				t.Errorf("got %v, want level %s, code %s, method %s and the peer",
+					got, tt.wantLevel, tt.wantCode, tt.method)
+			}
+		})
+	}
+}
+
+func reserveMath(ts *testServer) error {
+	_, err := ts.client.Reserve(context.Background(), &nsallocv1.ReserveRequest{
+		AppId: appMath, AppName: "math",
+	})
+	return err
+}
+
+func resolveMissing(ts *testServer) error {
+	_, err := ts.client.Resolve(context.Background(), &nsallocv1.ResolveRequest{
+		Key: &nsallocv1.ResolveRequest_Namespace{Namespace: "missing"},
+	})
+	return err
+}
+
+func resolveBoom(ts *testServer) error {
+	_, err := ts.client.Resolve(context.Background(), &nsallocv1.ResolveRequest{
+		Key: &nsallocv1.ResolveRequest_Namespace{Namespace: "boom"},
+	})
+	return err
+}
+
+// syncBuffer is a bytes.Buffer that the server's goroutines may share.
+type syncBuffer struct {
+	mu  sync.Mutex // guards buf
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // serviceName is the name operators give health checks for this service.

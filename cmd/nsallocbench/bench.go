@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +41,10 @@ type bench struct {
 	work     string // temporary directory for files
 	progress io.Writer
 	report   *report
+
+	// daemon is the nsallocd being measured, if any; it is profiled when
+	// cfg.profile is set.
+	daemon *daemon.Process
 }
 
 // runAll runs every phase in order.
@@ -195,13 +201,60 @@ func (b *bench) measure(ctx context.Context, series string, stored, clients int,
 		return op(ctx, worker, seq)
 	}
 	load.Closed(ctx, clients, b.cfg.warmup, timed)
+	profiled := b.startProfile(series, stored, clients)
 	res := load.Closed(ctx, clients, b.cfg.duration, timed)
+	if err := <-profiled; err != nil {
+		fmt.Fprintf(b.progress, "   profile of %s: %v\n", series, err)
+	}
 
 	m := measurement{Series: series, Stored: stored, Result: res}
 	b.report.Measurements = append(b.report.Measurements, m)
 	fmt.Fprintf(b.progress, "   %-28s stored=%-8d clients=%-4d %9.0f/s p50=%-9s p99=%-9s%s\n",
 		series, stored, clients, res.Throughput, res.P50.Round(time.Microsecond),
 		res.P99.Round(time.Microsecond), failedNote(res))
+}
+
+// startProfile saves a CPU profile of the daemon, taken while a measurement
+// runs at 64 clients, when -profile asks for it. The channel reports when the
+// profile is saved.
+func (b *bench) startProfile(series string, stored, clients int) <-chan error {
+	done := make(chan error, 1)
+	if b.cfg.profile == "" || b.daemon == nil || clients != largeConcurrency ||
+		!(strings.HasPrefix(series, "nsalloc") || series == seriesHealth) {
+		done <- nil
+		return done
+	}
+
+	name := fmt.Sprintf("%s-%s-%d.pprof",
+		strings.ToLower(strings.ReplaceAll(series, " ", "-")), count(stored), clients)
+	seconds := max(int(b.cfg.duration.Seconds()), 1)
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.daemon.DebugAddr(), seconds)
+	go func() { done <- download(url, filepath.Join(b.cfg.profile, name)) }()
+	return done
+}
+
+// download saves what url answers in path.
+func download(url, path string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func failedNote(r load.Result) string {
@@ -213,10 +266,15 @@ func failedNote(r load.Result) string {
 
 // startDaemon runs nsallocd on dbPath and dials it.
 func (b *bench) startDaemon(dbPath string) (*daemon.Process, []*grpc.ClientConn, error) {
-	p, err := daemon.Start(b.cfg.daemon, "--listen", "127.0.0.1:0", "--db", dbPath)
+	args := []string{"--listen", "127.0.0.1:0", "--db", dbPath}
+	if b.cfg.profile != "" {
+		args = append(args, "--debug-listen", "127.0.0.1:0")
+	}
+	p, err := daemon.Start(b.cfg.daemon, args...)
 	if err != nil {
 		return nil, nil, err
 	}
+	b.daemon = p
 	var conns []*grpc.ClientConn
 	for range connsPerEndpoint {
 		conn, err := grpc.NewClient(p.Addr(),
@@ -232,6 +290,7 @@ func (b *bench) startDaemon(dbPath string) (*daemon.Process, []*grpc.ClientConn,
 
 // stopDaemon closes the connections and stops the daemon cleanly.
 func (b *bench) stopDaemon(p *daemon.Process, conns []*grpc.ClientConn) {
+	b.daemon = nil
 	for _, conn := range conns {
 		_ = conn.Close()
 	}

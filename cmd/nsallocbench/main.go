@@ -45,6 +45,7 @@ type config struct {
 	small    int           // namespaces stored for the main measurements
 	large    int           // namespaces stored for the scale figures
 	quick    bool
+	profile  string // directory for CPU profiles of the daemon; empty for none
 }
 
 func parseConfig(args []string, usage io.Writer) (config, error) {
@@ -60,6 +61,8 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 	fs.IntVar(&c.small, "small", 1_000, "namespaces stored for the main measurements")
 	fs.IntVar(&c.large, "large", 0, "namespaces stored for the scale figures"+
 		" (default 1000000, 100000 quick)")
+	fs.StringVar(&c.profile, "profile", "", "directory to save a CPU profile of the daemon"+
+		" during each measurement at 64 clients")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

@@ -21,8 +21,6 @@ import (
 	"syscall"
 	"time"
 
-	"google.golang.org/grpc"
-
 	"github.com/nsalloc/nsalloc/naming"
 	"github.com/nsalloc/nsalloc/server"
 	"github.com/nsalloc/nsalloc/store/bolt"
@@ -101,8 +99,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return fmt.Errorf("listen on %s: %w", cfg.listen, err)
 	}
 	admission := server.NewAdmission(cfg.maxInFlight, cfg.admissionWait, logger)
-	srv := server.New(svc, logger,
-		grpc.ChainUnaryInterceptor(admission.UnaryServerInterceptor()))
+	srv := server.New(svc, logger, admission.ServerOptions()...)
 
 	// Start the debug endpoint, when asked for, before announcing the service.
 	debugErr := make(chan error, 1)

@@ -88,7 +88,7 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 
 	// Take the file lock, waiting at most lockTimeout for another holder.
-	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout})
+	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w (waited %s; is another nsallocd using it?)",
 			path, store.ErrLocked, lockTimeout)

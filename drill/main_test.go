@@ -1,0 +1,91 @@
+package drill
+
+import (
+	"crypto/rand"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/nsalloc/nsalloc/internal/daemon"
+)
+
+var full = flag.Bool("drill.full", false,
+	"run the full drills: more crash rounds and longer overload phases")
+
+// bin is the nsallocd binary that TestMain builds.
+var bin string
+
+func TestMain(m *testing.M) {
+	os.Exit(run(m))
+}
+
+// run builds the daemon once for every drill and runs them.
+func run(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "nsalloc-drill-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+
+	root, err := filepath.Abs("..")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if bin, err = daemon.Build(root, dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
+
+// scale picks the short or the full form of a drill's parameter.
+func scale[T any](short, long T) T {
+	if *full {
+		return long
+	}
+	return short
+}
+
+// startDaemon runs nsallocd on dbPath and a free loopback port. The process
+// is killed when the test ends, unless it has stopped by then.
+func startDaemon(t *testing.T, dbPath string, args ...string) *daemon.Process {
+	t.Helper()
+	args = append([]string{"--listen", "127.0.0.1:0", "--db", dbPath}, args...)
+	p, err := daemon.Start(bin, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Kill() })
+	return p
+}
+
+// dial opens n client connections to addr, closed when the test ends.
+func dial(t *testing.T, addr string, n int) []*grpc.ClientConn {
+	t.Helper()
+	conns := make([]*grpc.ClientConn, n)
+	for i := range conns {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+		conns[i] = conn
+	}
+	return conns
+}
+
+// newAppID returns a random version 4 UUID in canonical lower-case form.
+func newAppID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
