@@ -28,10 +28,13 @@ test:
 drill:
 	$(GO) test -count=1 -v -timeout 15m -run . ./drill/ -args -drill.full
 
-## bench: the daemon beside its references, every goal figure (QUICK=1: about a minute)
-QUICK ?=
+## bench: the daemon beside its references, every goal figure (QUICK=1: about a minute;
+## BENCHFLAGS passes more flags, such as -cache DIR to seed the large store once)
+QUICK      ?=
+BENCHFLAGS ?=
 bench: build
-	$(GO) run ./cmd/nsallocbench -daemon bin/nsallocd -out bin/bench $(if $(QUICK),-quick)
+	$(GO) run ./cmd/nsallocbench -daemon bin/nsallocd -out bin/bench $(if $(QUICK),-quick) \
+		$(BENCHFLAGS)
 
 ## gobench: the Go micro-benchmarks of the packages (BENCHTIME overrides)
 BENCHTIME ?= 2s

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -76,18 +78,77 @@ func (b *bench) largeDB() string { return filepath.Join(b.work, "large.db") }
 
 // seed fills the small and the large store files.
 func (b *bench) seed(ctx context.Context) error {
-	if _, err := seedStore(ctx, b.smallDB(), b.cfg.small); err != nil {
+	if _, err := b.seedOrCopy(ctx, b.smallDB(), b.cfg.small); err != nil {
 		return err
 	}
-	start := time.Now()
-	size, err := seedStore(ctx, b.largeDB(), b.cfg.large)
+	size, err := b.seedOrCopy(ctx, b.largeDB(), b.cfg.large)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(b.progress, "   %d namespaces stored in %s, %d bytes\n",
-		b.cfg.large, time.Since(start).Round(time.Millisecond), size)
 	b.report.BytesPerNamespace = float64(size) / float64(b.cfg.large)
 	return nil
+}
+
+// seedOrCopy creates the store file at path with count namespaces. With
+// -cache, a store seeded by an earlier run is copied instead, and a new one
+// is kept there for the next run. It returns the file's size.
+func (b *bench) seedOrCopy(ctx context.Context, path string, count int) (int64, error) {
+	if b.cfg.cache == "" {
+		return b.seedTimed(ctx, path, count)
+	}
+
+	cached := filepath.Join(b.cfg.cache, fmt.Sprintf("seeded-%d.db", count))
+	if _, err := os.Stat(cached); errors.Is(err, fs.ErrNotExist) {
+		if err := os.MkdirAll(b.cfg.cache, 0o755); err != nil {
+			return 0, err
+		}
+		if _, err := b.seedTimed(ctx, cached+".partial", count); err != nil {
+			return 0, err
+		}
+		if err := os.Rename(cached+".partial", cached); err != nil {
+			return 0, err
+		}
+	} else if err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(b.progress, "   %d namespaces copied from %s\n", count, cached)
+	return copyFile(cached, path)
+}
+
+// seedTimed seeds path and reports how long it took.
+func (b *bench) seedTimed(ctx context.Context, path string, count int) (int64, error) {
+	start := time.Now()
+	size, err := seedStore(ctx, path, count)
+	if err != nil {
+		return 0, err
+	}
+	fmt.Fprintf(b.progress, "   %d namespaces stored in %s, %d bytes\n",
+		count, time.Since(start).Round(time.Millisecond), size)
+	return size, nil
+}
+
+// copyFile copies from to to and returns the number of bytes copied.
+func copyFile(from, to string) (int64, error) {
+	src, err := os.Open(from)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = src.Close() }()
+	dst, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	// Sync the copy, so that the daemon's start is not charged for
+	// writing it out.
+	n, err := io.Copy(dst, src)
+	if err == nil {
+		err = dst.Sync()
+	}
+	if err != nil {
+		_ = dst.Close()
+		return 0, err
+	}
+	return n, dst.Close()
 }
 
 // measureDaemon measures Reserve, Resolve and the no-op call on a daemon

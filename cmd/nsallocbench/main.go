@@ -46,6 +46,7 @@ type config struct {
 	large    int           // namespaces stored for the scale figures
 	quick    bool
 	profile  string // directory for CPU profiles of the daemon; empty for none
+	cache    string // directory keeping seeded stores between runs; empty for none
 }
 
 func parseConfig(args []string, usage io.Writer) (config, error) {
@@ -63,6 +64,8 @@ func parseConfig(args []string, usage io.Writer) (config, error) {
 		" (default 1000000, 100000 quick)")
 	fs.StringVar(&c.profile, "profile", "", "directory to save a CPU profile of the daemon"+
 		" during each measurement at 64 clients")
+	fs.StringVar(&c.cache, "cache", "", "directory to keep seeded stores in between runs;"+
+		" a run copies them instead of seeding again")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}

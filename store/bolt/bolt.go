@@ -88,7 +88,11 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 
 	// Take the file lock, waiting at most lockTimeout for another holder.
-	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: lockTimeout, NoFreelistSync: true, FreelistType: bbolt.FreelistMapType})
+	// The map freelist finds free pages in constant time, where the array
+	// one scans a list that grows with the file.
+	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: lockTimeout, FreelistType: bbolt.FreelistMapType,
+	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("open %s: %w (waited %s; is another nsallocd using it?)",
 			path, store.ErrLocked, lockTimeout)
@@ -113,33 +117,45 @@ func Open(path string, opts *Options) (*DB, error) {
 // prepare makes sure that every bucket exists and that the schema is one
 // this package understands, and returns the store's secret.
 func prepare(bdb *bbolt.DB) ([]byte, error) {
+	// A known file is only read, so that a start costs no commit.
 	var secret []byte
-	err := bdb.Update(func(tx *bbolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-
-		// A file without a meta bucket is new: lay it out.
-		if meta == nil {
-			return initialize(tx, &secret)
+	err := bdb.View(func(tx *bbolt.Tx) error {
+		if tx.Bucket(bucketMeta) == nil {
+			return nil
 		}
-
-		version := meta.Get(metaSchema)
-		if len(version) != 1 || version[0] != schemaVersion {
-			return fmt.Errorf("%w: file has %v, this build reads %d",
-				store.ErrSchema, version, schemaVersion)
-		}
-		for _, name := range [][]byte{bucketNames, bucketApps, bucketKeys} {
-			if tx.Bucket(name) == nil {
-				return fmt.Errorf("%w: bucket %q is missing", store.ErrCorrupt, name)
-			}
-		}
-
-		secret = append([]byte(nil), meta.Get(metaSecret)...)
-		if len(secret) == 0 {
-			return fmt.Errorf("%w: the secret is missing", store.ErrCorrupt)
-		}
-		return nil
+		var err error
+		secret, err = checkLayout(tx)
+		return err
 	})
+	if err != nil || secret != nil {
+		return secret, err
+	}
+
+	// A file without a meta bucket is new: lay it out.
+	err = bdb.Update(func(tx *bbolt.Tx) error { return initialize(tx, &secret) })
 	return secret, err
+}
+
+// checkLayout checks the schema version and the buckets of a file laid out
+// before, and returns its secret.
+func checkLayout(tx *bbolt.Tx) ([]byte, error) {
+	meta := tx.Bucket(bucketMeta)
+	version := meta.Get(metaSchema)
+	if len(version) != 1 || version[0] != schemaVersion {
+		return nil, fmt.Errorf("%w: file has %v, this build reads %d",
+			store.ErrSchema, version, schemaVersion)
+	}
+	for _, name := range [][]byte{bucketNames, bucketApps, bucketKeys} {
+		if tx.Bucket(name) == nil {
+			return nil, fmt.Errorf("%w: bucket %q is missing", store.ErrCorrupt, name)
+		}
+	}
+
+	secret := append([]byte(nil), meta.Get(metaSecret)...)
+	if len(secret) == 0 {
+		return nil, fmt.Errorf("%w: the secret is missing", store.ErrCorrupt)
+	}
+	return secret, nil
 }
 
 // initialize creates the buckets and the meta entries of a new file.
