@@ -97,6 +97,7 @@ func (s *Service) Reserve(
 	p := s.plan(req.GetAppName(), appID, req.GetExact())
 	rec, created, err := s.store.Claim(ctx, store.Claim{
 		AppID: appID, AppName: req.GetAppName(), Candidates: p.candidates, Time: s.now(),
+		Caller: CallerFrom(ctx),
 	})
 
 	if err != nil {
@@ -163,7 +164,7 @@ func (s *Service) Release(
 		return nil, s.status(ctx, err)
 	}
 
-	rec, err := s.store.Retire(ctx, appID, s.now())
+	rec, err := s.store.Retire(ctx, appID, s.now(), CallerFrom(ctx))
 
 	if err != nil {
 		return nil, s.status(ctx, explainLookup(err, appID, ""))

@@ -19,6 +19,7 @@ package store
 
 import (
 	"context"
+	"io"
 	"time"
 )
 
@@ -58,6 +59,11 @@ type Record struct {
 	CreateTime time.Time
 	// RetireTime is when the namespace was retired; zero while active.
 	RetireTime time.Time
+	// CreatedBy and RetiredBy name the callers that claimed and retired
+	// the namespace; empty when unknown, as for records stored before
+	// callers were kept. A record changes twice at most, so these times
+	// and callers are the namespace's whole history.
+	CreatedBy, RetiredBy string
 }
 
 // Claim asks a backend to give an app the first free namespace of a list.
@@ -73,7 +79,10 @@ type Claim struct {
 	Candidates []string
 	// Time is stored as the record's CreateTime.
 	Time time.Time
+	// Caller names who asked; it is stored as the record's CreatedBy.
+	Caller string
 }
+
 
 // ListQuery selects one page of records in name order.
 type ListQuery struct {
@@ -108,15 +117,20 @@ type Store interface {
 	// the key is free.
 	ByKey(ctx context.Context, key string) (Record, error)
 
-	// Retire marks an app's namespace retired at time t and returns it.
-	// Retiring a retired record returns it unchanged. ErrNotFound when the
-	// app has no record.
-	Retire(ctx context.Context, appID string, t time.Time) (Record, error)
+	// Retire marks an app's namespace retired at time t, on behalf of
+	// caller, and returns it. Retiring a retired record returns it
+	// unchanged. ErrNotFound when the app has no record.
+	Retire(ctx context.Context, appID string, t time.Time, caller string) (Record, error)
 
 	// List returns up to q.Limit records in name order, and whether more
 	// records match after the last one returned.
 	List(ctx context.Context, q ListQuery) (recs []Record, more bool, err error)
 
+	// Backup writes a consistent snapshot of the whole store to w while
+	// other calls go on, and returns how many bytes it wrote. The snapshot
+	// is a bbolt file in the layout of package store/bolt, whatever the
+	// backend, so that any backup can be served by a daemon on bbolt.
+	Backup(ctx context.Context, w io.Writer) (int64, error)
 	// Secret returns random bytes created with the store and kept with it,
 	// the same for every process that opens it. The server signs page
 	// tokens with it so that they survive a restart.

@@ -227,6 +227,9 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 			State: store.StateRetired, CreateTime: time.Unix(1, 0).UTC(),
 			RetireTime: time.Unix(2, 0).UTC()},
 		{Name: "b", AppID: storetest.AppID(2), AppName: "", State: store.StateActive},
+		{Name: "c", AppID: storetest.AppID(3), AppName: "With Callers",
+			State: store.StateRetired, CreateTime: time.Unix(3, 0).UTC(),
+			RetireTime: time.Unix(4, 0).UTC(), CreatedBy: "backend", RetiredBy: "ops ✓"},
 	}
 	for _, want := range tests {
 		t.Run(want.Name, func(t *testing.T) {
@@ -245,10 +248,106 @@ func TestRecordEncodingRoundTrip(t *testing.T) {
 	}
 
 	badState := append([]byte{recordFormat, 7}, make([]byte, 20)...)
-	for _, bad := range [][]byte{nil, {recordFormat}, {9, 1, 0}, badState} {
+	longCaller := append([]byte{recordFormat, 1}, make([]byte, appIDLen)...)
+	longCaller = append(longCaller, 0, 0, 200, 'x')
+	for _, bad := range [][]byte{nil, {recordFormat}, {9, 1, 0}, badState, longCaller} {
 		if _, err := decodeRecord([]byte("x"), bad); !errors.Is(err, store.ErrCorrupt) {
 			t.Errorf("decode(%v): error = %v, want ErrCorrupt", bad, err)
 		}
+	}
+}
+
+// TestRecordsWithoutCallersStillRead decodes a record of the first format,
+// written before callers were kept: it reads with empty callers.
+func TestRecordsWithoutCallersStillRead(t *testing.T) {
+	buf := []byte{recordFormatNoCallers, byte(store.StateActive)}
+	id, err := appIDBytes(storetest.AppID(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf = append(buf, id...)
+	buf = append(buf, 2, 0) // create time 1ns, no retire time
+	buf = append(buf, "Old App"...)
+
+	got, err := decodeRecord([]byte("old"), buf)
+	want := store.Record{Name: "old", AppID: storetest.AppID(1), AppName: "Old App",
+		State: store.StateActive, CreateTime: time.Unix(0, 1).UTC()}
+	if err != nil || got != want {
+		t.Errorf("decode = %+v, %v; want %+v", got, err, want)
+	}
+}
+
+// TestBackupWhileWriting takes a backup while writers run: the snapshot
+// opens as a store of its own, passes the checks, and holds every record
+// written before the backup began.
+func TestBackupWhileWriting(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	for n := range 200 {
+		claimOne(t, s, n+1, fmt.Sprintf("before%d", n))
+	}
+
+	// Writers keep claiming while the backup runs.
+	stop := make(chan struct{})
+	var writers sync.WaitGroup
+	for w := range 4 {
+		writers.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				claimOne(t, s, 10_000+w*100_000+n, fmt.Sprintf("during%d-x%d", w, n))
+			}
+		})
+	}
+
+	path := filepath.Join(t.TempDir(), "backup.db")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Backup(context.Background(), f)
+	close(stop)
+	writers.Wait()
+	if err != nil {
+		t.Fatalf("Backup: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := os.Stat(path); err != nil || info.Size() != n {
+		t.Fatalf("backup file: %v, %v; want %d bytes", info, err, n)
+	}
+
+	restored, err := Open(path, nil)
+	if err != nil {
+		t.Fatalf("open the backup: %v", err)
+	}
+	defer restored.Close()
+	if err := restored.Check(); err != nil {
+		t.Errorf("Check of the backup: %v", err)
+	}
+	for n := range 200 {
+		rec, err := restored.ByApp(context.Background(), storetest.AppID(n+1))
+		if err != nil || rec.Name != fmt.Sprintf("before%d", n) {
+			t.Errorf("app %d in the backup = %+v, %v; want before%d", n+1, rec, err, n)
+		}
+	}
+}
+
+// TestBackupStopsWithItsContext checks that a backup to a slow reader ends
+// once its context does.
+func TestBackupStopsWithItsContext(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	claimOne(t, s, 1, "math")
+
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := s.Backup(ctx, &bytes.Buffer{}); !errors.Is(err, context.Canceled) {
+		t.Errorf("Backup with a canceled context: error = %v, want context.Canceled", err)
 	}
 }
 
@@ -340,7 +439,7 @@ func TestDamagedIndexIsCorrupt(t *testing.T) {
 	_, _, claimErr := s.Claim(ctx, store.Claim{
 		AppID: rec.AppID, AppName: "math", Candidates: []string{"math"}, Time: time.Now(),
 	})
-	_, retireErr := s.Retire(ctx, rec.AppID, time.Now())
+	_, retireErr := s.Retire(ctx, rec.AppID, time.Now(), "test")
 	for what, err := range map[string]error{
 		"ByApp": byApp, "ByKey": byKey, "Claim": claimErr, "Retire": retireErr, "Check": s.Check(),
 	} {

@@ -33,9 +33,13 @@ var (
 // schemaVersion is the layout this package reads and writes.
 const schemaVersion = 1
 
-// recordFormat is the first byte of an encoded record, so that the encoding
-// can change without a new schema version.
-const recordFormat = 1
+// Record formats: the first byte of an encoded record, so that the encoding
+// can change without a new schema version. Format 1 records, written before
+// callers were kept, are still read; every write uses recordFormat.
+const (
+	recordFormatNoCallers = 1
+	recordFormat          = 2
+)
 
 // appIDLen is the length of an app id as raw bytes.
 const appIDLen = 16
@@ -43,28 +47,44 @@ const appIDLen = 16
 // encodeRecord lays a record out as
 //
 //	format(1) state(1) app id(16) create time(varint ns)
-//	retire time(varint ns, 0 when unset) app name(rest)
+//	retire time(varint ns, 0 when unset)
+//	created by (uvarint length, bytes) retired by (uvarint length, bytes)
+//	app name(rest)
 //
-// The record's name is the key it is stored under, so it is not repeated.
+// Format 1 lacks the two callers. The record's name is the key it is stored
+// under, so it is not repeated.
 func encodeRecord(r store.Record) ([]byte, error) {
 	id, err := appIDBytes(r.AppID)
 	if err != nil {
 		return nil, err
 	}
 
-	buf := make([]byte, 0, 2+appIDLen+2*binary.MaxVarintLen64+len(r.AppName))
+	size := 2 + appIDLen + 4*binary.MaxVarintLen64 + len(r.CreatedBy) + len(r.RetiredBy) +
+		len(r.AppName)
+	buf := make([]byte, 0, size)
 	buf = append(buf, recordFormat, byte(r.State))
 	buf = append(buf, id...)
 	buf = binary.AppendVarint(buf, unixNanos(r.CreateTime))
 	buf = binary.AppendVarint(buf, unixNanos(r.RetireTime))
+	buf = appendString(buf, r.CreatedBy)
+	buf = appendString(buf, r.RetiredBy)
 	buf = append(buf, r.AppName...)
 	return buf, nil
 }
 
-// decodeRecord is the inverse of encodeRecord.
+// appendString appends s with its length in front.
+func appendString(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+// decodeRecord is the inverse of encodeRecord, for both formats.
 func decodeRecord(name, buf []byte) (store.Record, error) {
-	if len(buf) < 2+appIDLen || buf[0] != recordFormat {
-		return store.Record{}, fmt.Errorf("%w: record %q has a bad header", store.ErrCorrupt, name)
+	bad := func(what string) (store.Record, error) {
+		return store.Record{}, fmt.Errorf("%w: record %q has %s", store.ErrCorrupt, name, what)
+	}
+	if len(buf) < 2+appIDLen || (buf[0] != recordFormat && buf[0] != recordFormatNoCallers) {
+		return bad("a bad header")
 	}
 
 	rec := store.Record{
@@ -73,27 +93,44 @@ func decodeRecord(name, buf []byte) (store.Record, error) {
 		AppID: appIDString(buf[2 : 2+appIDLen]),
 	}
 	if rec.State != store.StateActive && rec.State != store.StateRetired {
-		return store.Record{}, fmt.Errorf("%w: record %q has state %d",
-			store.ErrCorrupt, name, buf[1])
+		return bad(fmt.Sprintf("state %d", buf[1]))
 	}
 
 	rest := buf[2+appIDLen:]
 	created, n := binary.Varint(rest)
 	if n <= 0 {
-		return store.Record{}, fmt.Errorf("%w: record %q has a bad create time",
-			store.ErrCorrupt, name)
+		return bad("a bad create time")
 	}
 	rest = rest[n:]
 	retired, n := binary.Varint(rest)
 	if n <= 0 {
-		return store.Record{}, fmt.Errorf("%w: record %q has a bad retire time",
-			store.ErrCorrupt, name)
+		return bad("a bad retire time")
 	}
-
+	rest = rest[n:]
 	rec.CreateTime = fromUnixNanos(created)
 	rec.RetireTime = fromUnixNanos(retired)
-	rec.AppName = string(rest[n:])
+
+	if buf[0] == recordFormat {
+		var ok bool
+		if rec.CreatedBy, rest, ok = cutString(rest); !ok {
+			return bad("a bad creating caller")
+		}
+		if rec.RetiredBy, rest, ok = cutString(rest); !ok {
+			return bad("a bad retiring caller")
+		}
+	}
+	rec.AppName = string(rest)
 	return rec, nil
+}
+
+// cutString reads a string that appendString wrote and returns the rest.
+func cutString(buf []byte) (string, []byte, bool) {
+	size, n := binary.Uvarint(buf)
+	if n <= 0 || size > uint64(len(buf)-n) {
+		return "", nil, false
+	}
+	end := n + int(size)
+	return string(buf[n:end]), buf[end:], true
 }
 
 // appIDBytes turns a canonical UUID string into its 16 bytes.

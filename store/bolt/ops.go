@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -64,6 +65,7 @@ func claim(tx *bbolt.Tx, appKey []byte, c store.Claim) (store.Record, bool, erro
 			AppName:    c.AppName,
 			State:      store.StateActive,
 			CreateTime: c.Time.UTC(),
+			CreatedBy:  c.Caller,
 		}
 		if err := putRecord(tx, rec); err != nil {
 			return store.Record{}, false, err
@@ -82,7 +84,9 @@ func claim(tx *bbolt.Tx, appKey []byte, c store.Claim) (store.Record, bool, erro
 }
 
 // Retire marks an app's namespace retired; see store.Store.
-func (s *DB) Retire(ctx context.Context, appID string, t time.Time) (store.Record, error) {
+func (s *DB) Retire(
+	ctx context.Context, appID string, t time.Time, caller string,
+) (store.Record, error) {
 	appKey, err := appIDBytes(appID)
 	if err != nil {
 		return store.Record{}, err
@@ -104,6 +108,7 @@ func (s *DB) Retire(ctx context.Context, appID string, t time.Time) (store.Recor
 
 		rec.State = store.StateRetired
 		rec.RetireTime = t.UTC()
+		rec.RetiredBy = caller
 		return putRecord(tx, rec)
 	})
 	return rec, err
@@ -196,6 +201,36 @@ func (s *DB) List(ctx context.Context, q store.ListQuery) ([]store.Record, bool,
 		return nil
 	})
 	return recs, more, err
+}
+
+// Backup writes a snapshot of the file to w; see store.Store. It runs in a
+// read transaction, which sees one committed state and lets writers go on.
+func (s *DB) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	var n int64
+	err := s.view(func(tx *bbolt.Tx) error {
+		var err error
+		n, err = tx.WriteTo(contextWriter{ctx: ctx, w: w})
+		return err
+	})
+
+	// bbolt words the writer's errors in its own, so ctx's is lost there.
+	if err != nil && ctx.Err() != nil {
+		return n, ctx.Err()
+	}
+	return n, err
+}
+
+// contextWriter stops a long write once its context ends.
+type contextWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c contextWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // view runs fn in a read-only transaction, turning a closed database into

@@ -180,21 +180,23 @@ func testRetire(t *testing.T, s store.Store) {
 	ctx := ctxFor(t)
 	mustClaim(t, s, store.Claim{
 		AppID: AppID(1), AppName: "Math", Candidates: []string{"math"}, Time: when,
+		Caller: "backend",
 	})
 
 	retired := when.Add(time.Hour)
-	rec, err := s.Retire(ctx, AppID(1), retired)
+	rec, err := s.Retire(ctx, AppID(1), retired, "operator")
 	if err != nil {
 		t.Fatalf("Retire: %v", err)
 	}
 	want := store.Record{
 		Name: "math", AppID: AppID(1), AppName: "Math",
 		State: store.StateRetired, CreateTime: when, RetireTime: retired,
+		CreatedBy: "backend", RetiredBy: "operator",
 	}
 	assertRecord(t, "Retire", rec, want)
 
-	// Retiring again changes nothing, not even the time.
-	again, err := s.Retire(ctx, AppID(1), retired.Add(time.Hour))
+	// Retiring again changes nothing, not even the time or the caller.
+	again, err := s.Retire(ctx, AppID(1), retired.Add(time.Hour), "someone else")
 	if err != nil {
 		t.Fatalf("second Retire: %v", err)
 	}
@@ -217,7 +219,7 @@ func testRetire(t *testing.T, s store.Store) {
 		t.Errorf("Claim of a retired app returned %q, want the retired record", rec.Name)
 	}
 
-	if _, err := s.Retire(ctx, AppID(9), when); !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.Retire(ctx, AppID(9), when, "test"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("Retire of an unknown app: error = %v, want ErrNotFound", err)
 	}
 }
@@ -227,7 +229,7 @@ func testRetiredKeyStaysTaken(t *testing.T, s store.Store) {
 	mustClaim(t, s, store.Claim{
 		AppID: AppID(1), AppName: "Math", Candidates: []string{"math"}, Time: when,
 	})
-	if _, err := s.Retire(ctx, AppID(1), when); err != nil {
+	if _, err := s.Retire(ctx, AppID(1), when, "test"); err != nil {
 		t.Fatalf("Retire: %v", err)
 	}
 
@@ -407,7 +409,7 @@ func testClosed(t *testing.T, s store.Store) {
 	if _, err := s.ByApp(ctx, AppID(1)); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("ByApp after Close: error = %v, want ErrClosed", err)
 	}
-	if _, err := s.Retire(ctx, AppID(1), when); !errors.Is(err, store.ErrClosed) {
+	if _, err := s.Retire(ctx, AppID(1), when, "test"); !errors.Is(err, store.ErrClosed) {
 		t.Errorf("Retire after Close: error = %v, want ErrClosed", err)
 	}
 }
@@ -454,7 +456,8 @@ func assertRecord(t *testing.T, what string, got, want store.Record) {
 	t.Helper()
 	if got.Name != want.Name || got.AppID != want.AppID || got.AppName != want.AppName ||
 		got.State != want.State || !got.CreateTime.Equal(want.CreateTime) ||
-		!got.RetireTime.Equal(want.RetireTime) {
+		!got.RetireTime.Equal(want.RetireTime) || got.CreatedBy != want.CreatedBy ||
+		got.RetiredBy != want.RetiredBy {
 		t.Errorf("%s = %+v, want %+v", what, got, want)
 	}
 }

@@ -138,6 +138,60 @@ func (Unavailability) EnumDescriptor() ([]byte, []int) {
 	return file_nsalloc_v1_nsalloc_proto_rawDescGZIP(), []int{1}
 }
 
+// EventKind says what a change did.
+type EventKind int32
+
+const (
+	// EVENT_KIND_UNSPECIFIED is never stored; it is the zero value of the
+	// enum.
+	EventKind_EVENT_KIND_UNSPECIFIED EventKind = 0
+	// EVENT_KIND_RESERVED: the namespace was given to its app.
+	EventKind_EVENT_KIND_RESERVED EventKind = 1
+	// EVENT_KIND_RETIRED: the namespace's app was released.
+	EventKind_EVENT_KIND_RETIRED EventKind = 2
+)
+
+// Enum value maps for EventKind.
+var (
+	EventKind_name = map[int32]string{
+		0: "EVENT_KIND_UNSPECIFIED",
+		1: "EVENT_KIND_RESERVED",
+		2: "EVENT_KIND_RETIRED",
+	}
+	EventKind_value = map[string]int32{
+		"EVENT_KIND_UNSPECIFIED": 0,
+		"EVENT_KIND_RESERVED":    1,
+		"EVENT_KIND_RETIRED":     2,
+	}
+)
+
+func (x EventKind) Enum() *EventKind {
+	p := new(EventKind)
+	*p = x
+	return p
+}
+
+func (x EventKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (EventKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_nsalloc_v1_nsalloc_proto_enumTypes[2].Descriptor()
+}
+
+func (EventKind) Type() protoreflect.EnumType {
+	return &file_nsalloc_v1_nsalloc_proto_enumTypes[2]
+}
+
+func (x EventKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use EventKind.Descriptor instead.
+func (EventKind) EnumDescriptor() ([]byte, []int) {
+	return file_nsalloc_v1_nsalloc_proto_rawDescGZIP(), []int{2}
+}
+
 // Namespace is the mapping between one app and its namespace.
 type Namespace struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -860,6 +914,265 @@ func (x *PreviewResponse) GetExisting() *Namespace {
 	return nil
 }
 
+// HistoryRequest names the namespace whose changes are listed.
+type HistoryRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The namespace's name, exactly as it was handed out.
+	Namespace     string `protobuf:"bytes,1,opt,name=namespace" json:"namespace,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryRequest) Reset() {
+	*x = HistoryRequest{}
+	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryRequest) ProtoMessage() {}
+
+func (x *HistoryRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryRequest.ProtoReflect.Descriptor instead.
+func (*HistoryRequest) Descriptor() ([]byte, []int) {
+	return file_nsalloc_v1_nsalloc_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HistoryRequest) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+// HistoryResponse carries a namespace's changes.
+type HistoryResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The changes, oldest first.
+	Events        []*Event `protobuf:"bytes,1,rep,name=events" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HistoryResponse) Reset() {
+	*x = HistoryResponse{}
+	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HistoryResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HistoryResponse) ProtoMessage() {}
+
+func (x *HistoryResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HistoryResponse.ProtoReflect.Descriptor instead.
+func (*HistoryResponse) Descriptor() ([]byte, []int) {
+	return file_nsalloc_v1_nsalloc_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *HistoryResponse) GetEvents() []*Event {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// Event is one change of a namespace.
+type Event struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// What the change did.
+	Kind EventKind `protobuf:"varint,1,opt,name=kind,enum=nsalloc.v1.EventKind" json:"kind,omitempty"`
+	// The namespace changed.
+	Namespace string `protobuf:"bytes,2,opt,name=namespace" json:"namespace,omitempty"`
+	// The app the namespace belongs to.
+	AppId string `protobuf:"bytes,3,opt,name=app_id,json=appId" json:"app_id,omitempty"`
+	// When the change was committed.
+	Time *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time" json:"time,omitempty"`
+	// The caller that made the change: the name of its token, or
+	// "anonymous" on a server without tokens. Changes made before history
+	// was kept say "unknown".
+	Caller        string `protobuf:"bytes,5,opt,name=caller" json:"caller,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Event) Reset() {
+	*x = Event{}
+	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Event) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Event) ProtoMessage() {}
+
+func (x *Event) ProtoReflect() protoreflect.Message {
+	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Event.ProtoReflect.Descriptor instead.
+func (*Event) Descriptor() ([]byte, []int) {
+	return file_nsalloc_v1_nsalloc_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *Event) GetKind() EventKind {
+	if x != nil {
+		return x.Kind
+	}
+	return EventKind_EVENT_KIND_UNSPECIFIED
+}
+
+func (x *Event) GetNamespace() string {
+	if x != nil {
+		return x.Namespace
+	}
+	return ""
+}
+
+func (x *Event) GetAppId() string {
+	if x != nil {
+		return x.AppId
+	}
+	return ""
+}
+
+func (x *Event) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Event) GetCaller() string {
+	if x != nil {
+		return x.Caller
+	}
+	return ""
+}
+
+// BackupRequest asks for a snapshot of the database.
+type BackupRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupRequest) Reset() {
+	*x = BackupRequest{}
+	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupRequest) ProtoMessage() {}
+
+func (x *BackupRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupRequest.ProtoReflect.Descriptor instead.
+func (*BackupRequest) Descriptor() ([]byte, []int) {
+	return file_nsalloc_v1_nsalloc_proto_rawDescGZIP(), []int{14}
+}
+
+// BackupChunk is one piece of a snapshot, in order.
+type BackupChunk struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The next bytes of the snapshot.
+	Data          []byte `protobuf:"bytes,1,opt,name=data" json:"data,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *BackupChunk) Reset() {
+	*x = BackupChunk{}
+	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *BackupChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*BackupChunk) ProtoMessage() {}
+
+func (x *BackupChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
+func (*BackupChunk) Descriptor() ([]byte, []int) {
+	return file_nsalloc_v1_nsalloc_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *BackupChunk) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
 var File_nsalloc_v1_nsalloc_proto protoreflect.FileDescriptor
 
 const file_nsalloc_v1_nsalloc_proto_rawDesc = "" +
@@ -912,7 +1225,20 @@ const file_nsalloc_v1_nsalloc_proto_rawDesc = "" +
 	"\x0eunavailability\x18\x03 \x01(\x0e2\x1a.nsalloc.v1.UnavailabilityR\x0eunavailability\x123\n" +
 	"\x15conflicting_namespace\x18\x04 \x01(\tR\x14conflictingNamespace\x12\x1c\n" +
 	"\tnamespace\x18\x05 \x01(\tR\tnamespace\x121\n" +
-	"\bexisting\x18\x06 \x01(\v2\x15.nsalloc.v1.NamespaceR\bexisting*C\n" +
+	"\bexisting\x18\x06 \x01(\v2\x15.nsalloc.v1.NamespaceR\bexisting\".\n" +
+	"\x0eHistoryRequest\x12\x1c\n" +
+	"\tnamespace\x18\x01 \x01(\tR\tnamespace\"<\n" +
+	"\x0fHistoryResponse\x12)\n" +
+	"\x06events\x18\x01 \x03(\v2\x11.nsalloc.v1.EventR\x06events\"\xaf\x01\n" +
+	"\x05Event\x12)\n" +
+	"\x04kind\x18\x01 \x01(\x0e2\x15.nsalloc.v1.EventKindR\x04kind\x12\x1c\n" +
+	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x15\n" +
+	"\x06app_id\x18\x03 \x01(\tR\x05appId\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
+	"\x06caller\x18\x05 \x01(\tR\x06caller\"\x0f\n" +
+	"\rBackupRequest\"!\n" +
+	"\vBackupChunk\x12\x12\n" +
+	"\x04data\x18\x01 \x01(\fR\x04data*C\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
 	"\fSTATE_ACTIVE\x10\x01\x12\x11\n" +
@@ -922,13 +1248,19 @@ const file_nsalloc_v1_nsalloc_proto_rawDesc = "" +
 	"\x14UNAVAILABILITY_TAKEN\x10\x01\x12\x1b\n" +
 	"\x17UNAVAILABILITY_RESERVED\x10\x02\x12\x1a\n" +
 	"\x16UNAVAILABILITY_RETIRED\x10\x03\x12'\n" +
-	"#UNAVAILABILITY_NO_USABLE_CHARACTERS\x10\x042\xdd\x02\n" +
+	"#UNAVAILABILITY_NO_USABLE_CHARACTERS\x10\x04*X\n" +
+	"\tEventKind\x12\x1a\n" +
+	"\x16EVENT_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
+	"\x13EVENT_KIND_RESERVED\x10\x01\x12\x16\n" +
+	"\x12EVENT_KIND_RETIRED\x10\x022\xe1\x03\n" +
 	"\x10NamespaceService\x12B\n" +
 	"\aReserve\x12\x1a.nsalloc.v1.ReserveRequest\x1a\x1b.nsalloc.v1.ReserveResponse\x12B\n" +
 	"\aResolve\x12\x1a.nsalloc.v1.ResolveRequest\x1a\x1b.nsalloc.v1.ResolveResponse\x12B\n" +
 	"\aRelease\x12\x1a.nsalloc.v1.ReleaseRequest\x1a\x1b.nsalloc.v1.ReleaseResponse\x129\n" +
 	"\x04List\x12\x17.nsalloc.v1.ListRequest\x1a\x18.nsalloc.v1.ListResponse\x12B\n" +
-	"\aPreview\x12\x1a.nsalloc.v1.PreviewRequest\x1a\x1b.nsalloc.v1.PreviewResponseB>Z5github.com/nsalloc/nsalloc/proto/nsalloc/v1;nsallocv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
+	"\aPreview\x12\x1a.nsalloc.v1.PreviewRequest\x1a\x1b.nsalloc.v1.PreviewResponse\x12B\n" +
+	"\aHistory\x12\x1a.nsalloc.v1.HistoryRequest\x1a\x1b.nsalloc.v1.HistoryResponse\x12>\n" +
+	"\x06Backup\x12\x19.nsalloc.v1.BackupRequest\x1a\x17.nsalloc.v1.BackupChunk0\x01B>Z5github.com/nsalloc/nsalloc/proto/nsalloc/v1;nsallocv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_nsalloc_v1_nsalloc_proto_rawDescOnce sync.Once
@@ -942,49 +1274,62 @@ func file_nsalloc_v1_nsalloc_proto_rawDescGZIP() []byte {
 	return file_nsalloc_v1_nsalloc_proto_rawDescData
 }
 
-var file_nsalloc_v1_nsalloc_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_nsalloc_v1_nsalloc_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_nsalloc_v1_nsalloc_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
+var file_nsalloc_v1_nsalloc_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_nsalloc_v1_nsalloc_proto_goTypes = []any{
 	(State)(0),                    // 0: nsalloc.v1.State
 	(Unavailability)(0),           // 1: nsalloc.v1.Unavailability
-	(*Namespace)(nil),             // 2: nsalloc.v1.Namespace
-	(*ReserveRequest)(nil),        // 3: nsalloc.v1.ReserveRequest
-	(*ReserveResponse)(nil),       // 4: nsalloc.v1.ReserveResponse
-	(*ResolveRequest)(nil),        // 5: nsalloc.v1.ResolveRequest
-	(*ResolveResponse)(nil),       // 6: nsalloc.v1.ResolveResponse
-	(*ReleaseRequest)(nil),        // 7: nsalloc.v1.ReleaseRequest
-	(*ReleaseResponse)(nil),       // 8: nsalloc.v1.ReleaseResponse
-	(*ListRequest)(nil),           // 9: nsalloc.v1.ListRequest
-	(*ListResponse)(nil),          // 10: nsalloc.v1.ListResponse
-	(*PreviewRequest)(nil),        // 11: nsalloc.v1.PreviewRequest
-	(*PreviewResponse)(nil),       // 12: nsalloc.v1.PreviewResponse
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(EventKind)(0),                // 2: nsalloc.v1.EventKind
+	(*Namespace)(nil),             // 3: nsalloc.v1.Namespace
+	(*ReserveRequest)(nil),        // 4: nsalloc.v1.ReserveRequest
+	(*ReserveResponse)(nil),       // 5: nsalloc.v1.ReserveResponse
+	(*ResolveRequest)(nil),        // 6: nsalloc.v1.ResolveRequest
+	(*ResolveResponse)(nil),       // 7: nsalloc.v1.ResolveResponse
+	(*ReleaseRequest)(nil),        // 8: nsalloc.v1.ReleaseRequest
+	(*ReleaseResponse)(nil),       // 9: nsalloc.v1.ReleaseResponse
+	(*ListRequest)(nil),           // 10: nsalloc.v1.ListRequest
+	(*ListResponse)(nil),          // 11: nsalloc.v1.ListResponse
+	(*PreviewRequest)(nil),        // 12: nsalloc.v1.PreviewRequest
+	(*PreviewResponse)(nil),       // 13: nsalloc.v1.PreviewResponse
+	(*HistoryRequest)(nil),        // 14: nsalloc.v1.HistoryRequest
+	(*HistoryResponse)(nil),       // 15: nsalloc.v1.HistoryResponse
+	(*Event)(nil),                 // 16: nsalloc.v1.Event
+	(*BackupRequest)(nil),         // 17: nsalloc.v1.BackupRequest
+	(*BackupChunk)(nil),           // 18: nsalloc.v1.BackupChunk
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_nsalloc_v1_nsalloc_proto_depIdxs = []int32{
 	0,  // 0: nsalloc.v1.Namespace.state:type_name -> nsalloc.v1.State
-	13, // 1: nsalloc.v1.Namespace.create_time:type_name -> google.protobuf.Timestamp
-	13, // 2: nsalloc.v1.Namespace.retire_time:type_name -> google.protobuf.Timestamp
-	2,  // 3: nsalloc.v1.ReserveResponse.namespace:type_name -> nsalloc.v1.Namespace
-	2,  // 4: nsalloc.v1.ResolveResponse.namespace:type_name -> nsalloc.v1.Namespace
-	2,  // 5: nsalloc.v1.ReleaseResponse.namespace:type_name -> nsalloc.v1.Namespace
-	2,  // 6: nsalloc.v1.ListResponse.namespaces:type_name -> nsalloc.v1.Namespace
+	19, // 1: nsalloc.v1.Namespace.create_time:type_name -> google.protobuf.Timestamp
+	19, // 2: nsalloc.v1.Namespace.retire_time:type_name -> google.protobuf.Timestamp
+	3,  // 3: nsalloc.v1.ReserveResponse.namespace:type_name -> nsalloc.v1.Namespace
+	3,  // 4: nsalloc.v1.ResolveResponse.namespace:type_name -> nsalloc.v1.Namespace
+	3,  // 5: nsalloc.v1.ReleaseResponse.namespace:type_name -> nsalloc.v1.Namespace
+	3,  // 6: nsalloc.v1.ListResponse.namespaces:type_name -> nsalloc.v1.Namespace
 	1,  // 7: nsalloc.v1.PreviewResponse.unavailability:type_name -> nsalloc.v1.Unavailability
-	2,  // 8: nsalloc.v1.PreviewResponse.existing:type_name -> nsalloc.v1.Namespace
-	3,  // 9: nsalloc.v1.NamespaceService.Reserve:input_type -> nsalloc.v1.ReserveRequest
-	5,  // 10: nsalloc.v1.NamespaceService.Resolve:input_type -> nsalloc.v1.ResolveRequest
-	7,  // 11: nsalloc.v1.NamespaceService.Release:input_type -> nsalloc.v1.ReleaseRequest
-	9,  // 12: nsalloc.v1.NamespaceService.List:input_type -> nsalloc.v1.ListRequest
-	11, // 13: nsalloc.v1.NamespaceService.Preview:input_type -> nsalloc.v1.PreviewRequest
-	4,  // 14: nsalloc.v1.NamespaceService.Reserve:output_type -> nsalloc.v1.ReserveResponse
-	6,  // 15: nsalloc.v1.NamespaceService.Resolve:output_type -> nsalloc.v1.ResolveResponse
-	8,  // 16: nsalloc.v1.NamespaceService.Release:output_type -> nsalloc.v1.ReleaseResponse
-	10, // 17: nsalloc.v1.NamespaceService.List:output_type -> nsalloc.v1.ListResponse
-	12, // 18: nsalloc.v1.NamespaceService.Preview:output_type -> nsalloc.v1.PreviewResponse
-	14, // [14:19] is the sub-list for method output_type
-	9,  // [9:14] is the sub-list for method input_type
-	9,  // [9:9] is the sub-list for extension type_name
-	9,  // [9:9] is the sub-list for extension extendee
-	0,  // [0:9] is the sub-list for field type_name
+	3,  // 8: nsalloc.v1.PreviewResponse.existing:type_name -> nsalloc.v1.Namespace
+	16, // 9: nsalloc.v1.HistoryResponse.events:type_name -> nsalloc.v1.Event
+	2,  // 10: nsalloc.v1.Event.kind:type_name -> nsalloc.v1.EventKind
+	19, // 11: nsalloc.v1.Event.time:type_name -> google.protobuf.Timestamp
+	4,  // 12: nsalloc.v1.NamespaceService.Reserve:input_type -> nsalloc.v1.ReserveRequest
+	6,  // 13: nsalloc.v1.NamespaceService.Resolve:input_type -> nsalloc.v1.ResolveRequest
+	8,  // 14: nsalloc.v1.NamespaceService.Release:input_type -> nsalloc.v1.ReleaseRequest
+	10, // 15: nsalloc.v1.NamespaceService.List:input_type -> nsalloc.v1.ListRequest
+	12, // 16: nsalloc.v1.NamespaceService.Preview:input_type -> nsalloc.v1.PreviewRequest
+	14, // 17: nsalloc.v1.NamespaceService.History:input_type -> nsalloc.v1.HistoryRequest
+	17, // 18: nsalloc.v1.NamespaceService.Backup:input_type -> nsalloc.v1.BackupRequest
+	5,  // 19: nsalloc.v1.NamespaceService.Reserve:output_type -> nsalloc.v1.ReserveResponse
+	7,  // 20: nsalloc.v1.NamespaceService.Resolve:output_type -> nsalloc.v1.ResolveResponse
+	9,  // 21: nsalloc.v1.NamespaceService.Release:output_type -> nsalloc.v1.ReleaseResponse
+	11, // 22: nsalloc.v1.NamespaceService.List:output_type -> nsalloc.v1.ListResponse
+	13, // 23: nsalloc.v1.NamespaceService.Preview:output_type -> nsalloc.v1.PreviewResponse
+	15, // 24: nsalloc.v1.NamespaceService.History:output_type -> nsalloc.v1.HistoryResponse
+	18, // 25: nsalloc.v1.NamespaceService.Backup:output_type -> nsalloc.v1.BackupChunk
+	19, // [19:26] is the sub-list for method output_type
+	12, // [12:19] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_nsalloc_v1_nsalloc_proto_init() }
@@ -1001,8 +1346,8 @@ func file_nsalloc_v1_nsalloc_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_nsalloc_v1_nsalloc_proto_rawDesc), len(file_nsalloc_v1_nsalloc_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   11,
+			NumEnums:      3,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

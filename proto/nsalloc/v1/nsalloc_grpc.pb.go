@@ -24,6 +24,8 @@ const (
 	NamespaceService_Release_FullMethodName = "/nsalloc.v1.NamespaceService/Release"
 	NamespaceService_List_FullMethodName    = "/nsalloc.v1.NamespaceService/List"
 	NamespaceService_Preview_FullMethodName = "/nsalloc.v1.NamespaceService/Preview"
+	NamespaceService_History_FullMethodName = "/nsalloc.v1.NamespaceService/History"
+	NamespaceService_Backup_FullMethodName  = "/nsalloc.v1.NamespaceService/Backup"
 )
 
 // NamespaceServiceClient is the client API for NamespaceService service.
@@ -62,6 +64,16 @@ type NamespaceServiceClient interface {
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListResponse, error)
 	// Preview tells what Reserve would answer now, without writing anything.
 	Preview(ctx context.Context, in *PreviewRequest, opts ...grpc.CallOption) (*PreviewResponse, error)
+	// History lists every change of a namespace, oldest first: its
+	// reservation and, once its app is released, its retirement, each with
+	// its time and the caller that made it.
+	//
+	// Errors: NOT_FOUND when no namespace has that name.
+	History(ctx context.Context, in *HistoryRequest, opts ...grpc.CallOption) (*HistoryResponse, error)
+	// Backup streams a consistent snapshot of the whole database while the
+	// service keeps serving. The chunks' data, concatenated, form a bbolt
+	// file that nsallocd serves when given it as --db.
+	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error)
 }
 
 type namespaceServiceClient struct {
@@ -122,6 +134,35 @@ func (c *namespaceServiceClient) Preview(ctx context.Context, in *PreviewRequest
 	return out, nil
 }
 
+func (c *namespaceServiceClient) History(ctx context.Context, in *HistoryRequest, opts ...grpc.CallOption) (*HistoryResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HistoryResponse)
+	err := c.cc.Invoke(ctx, NamespaceService_History_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *namespaceServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &NamespaceService_ServiceDesc.Streams[0], NamespaceService_Backup_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[BackupRequest, BackupChunk]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NamespaceService_BackupClient = grpc.ServerStreamingClient[BackupChunk]
+
 // NamespaceServiceServer is the server API for NamespaceService service.
 // All implementations must embed UnimplementedNamespaceServiceServer
 // for forward compatibility.
@@ -158,6 +199,16 @@ type NamespaceServiceServer interface {
 	List(context.Context, *ListRequest) (*ListResponse, error)
 	// Preview tells what Reserve would answer now, without writing anything.
 	Preview(context.Context, *PreviewRequest) (*PreviewResponse, error)
+	// History lists every change of a namespace, oldest first: its
+	// reservation and, once its app is released, its retirement, each with
+	// its time and the caller that made it.
+	//
+	// Errors: NOT_FOUND when no namespace has that name.
+	History(context.Context, *HistoryRequest) (*HistoryResponse, error)
+	// Backup streams a consistent snapshot of the whole database while the
+	// service keeps serving. The chunks' data, concatenated, form a bbolt
+	// file that nsallocd serves when given it as --db.
+	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error
 	mustEmbedUnimplementedNamespaceServiceServer()
 }
 
@@ -182,6 +233,12 @@ func (UnimplementedNamespaceServiceServer) List(context.Context, *ListRequest) (
 }
 func (UnimplementedNamespaceServiceServer) Preview(context.Context, *PreviewRequest) (*PreviewResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Preview not implemented")
+}
+func (UnimplementedNamespaceServiceServer) History(context.Context, *HistoryRequest) (*HistoryResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method History not implemented")
+}
+func (UnimplementedNamespaceServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error {
+	return status.Error(codes.Unimplemented, "method Backup not implemented")
 }
 func (UnimplementedNamespaceServiceServer) mustEmbedUnimplementedNamespaceServiceServer() {}
 func (UnimplementedNamespaceServiceServer) testEmbeddedByValue()                          {}
@@ -294,6 +351,35 @@ func _NamespaceService_Preview_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _NamespaceService_History_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HistoryRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NamespaceServiceServer).History(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: NamespaceService_History_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NamespaceServiceServer).History(ctx, req.(*HistoryRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _NamespaceService_Backup_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(BackupRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(NamespaceServiceServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupChunk]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type NamespaceService_BackupServer = grpc.ServerStreamingServer[BackupChunk]
+
 // NamespaceService_ServiceDesc is the grpc.ServiceDesc for NamespaceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -321,7 +407,17 @@ var NamespaceService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Preview",
 			Handler:    _NamespaceService_Preview_Handler,
 		},
+		{
+			MethodName: "History",
+			Handler:    _NamespaceService_History_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Backup",
+			Handler:       _NamespaceService_Backup_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "nsalloc/v1/nsalloc.proto",
 }
