@@ -83,7 +83,6 @@ type Claim struct {
 	Caller string
 }
 
-
 // ListQuery selects one page of records in name order.
 type ListQuery struct {
 	// Prefix keeps only names that start with it; empty keeps all.
