@@ -109,12 +109,13 @@ func sameOutput(got, want string) bool {
 	return reflect.DeepEqual(blankTimes(gotDoc), blankTimes(wantDoc))
 }
 
-// blankTimes replaces the value of every field whose name ends in "Time".
+// blankTimes replaces the value of every field named "time" or whose name
+// ends in "Time".
 func blankTimes(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
 		for k, field := range v {
-			if strings.HasSuffix(k, "Time") {
+			if k == "time" || strings.HasSuffix(k, "Time") {
 				v[k] = "<time>"
 			} else {
 				v[k] = blankTimes(field)
