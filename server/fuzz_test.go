@@ -53,6 +53,9 @@ func FuzzRequests(f *testing.F) {
 		})
 		requireCode(t, "Resolve", err, codes.InvalidArgument, codes.NotFound)
 
+		_, err = svc.History(ctx, &nsallocv1.HistoryRequest{Namespace: namespace})
+		requireCode(t, "History", err, codes.InvalidArgument, codes.NotFound)
+
 		_, err = svc.List(ctx, &nsallocv1.ListRequest{PageToken: token, Prefix: prefix})
 		requireCode(t, "List", err, codes.InvalidArgument)
 	})
