@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/nsalloc/nsalloc/internal/daemon"
+	"github.com/nsalloc/nsalloc/internal/load"
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 	"github.com/nsalloc/nsalloc/store/bolt"
 )
@@ -164,7 +165,7 @@ func writeUntilKilled(t *testing.T, p *daemon.Process, delay time.Duration) cras
 		client := nsallocv1.NewNamespaceServiceClient(conns[w%crashConns])
 		wg.Go(func() {
 			for !killing.Load() {
-				appID := newAppID()
+				appID := load.RandomAppID()
 				name := crashNames[rand.IntN(len(crashNames))]
 				if rand.IntN(4) == 0 {
 					name = "unique " + appID[:8]

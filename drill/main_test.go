@@ -1,7 +1,6 @@
 package drill
 
 import (
-	"crypto/rand"
 	"flag"
 	"fmt"
 	"os"
@@ -79,13 +78,4 @@ func dial(t *testing.T, addr string, n int) []*grpc.ClientConn {
 		conns[i] = conn
 	}
 	return conns
-}
-
-// newAppID returns a random version 4 UUID in canonical lower-case form.
-func newAppID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }

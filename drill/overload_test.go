@@ -188,7 +188,7 @@ func reserveOp(conns []*grpc.ClientConn) load.Op {
 	return func(ctx context.Context, worker, seq int) error {
 		ctx, cancel := context.WithTimeout(ctx, callTimeout)
 		defer cancel()
-		appID := newAppID()
+		appID := load.RandomAppID()
 		_, err := clients[(worker+seq)%len(clients)].Reserve(ctx, &nsallocv1.ReserveRequest{
 			AppId: appID, AppName: "load " + appID[:8],
 		})

@@ -152,12 +152,15 @@ func (r *report) markdown() string {
 	b.WriteString("| figure | measured | reference | reference value | ratio | goal | met |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, g := range r.Goals {
-		ratio := "—"
+		ratio, met := "—", "**no**"
 		if g.Ratio > 0 {
 			ratio = fmt.Sprintf("%.2f×", g.Ratio)
 		}
+		if g.Met {
+			met = "yes"
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", g.Figure, g.Measured,
-			g.Reference, g.RefValue, ratio, g.Goal, map[bool]string{true: "yes", false: "**no**"}[g.Met])
+			g.Reference, g.RefValue, ratio, g.Goal, met)
 	}
 
 	fmt.Fprintf(&b, "\nDaemon memory with %s stored: %.1f MiB resident, %.1f MiB at peak.\n\n",

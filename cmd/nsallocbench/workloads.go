@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/hex"
 	"fmt"
 	mathrand "math/rand/v2"
@@ -35,23 +34,13 @@ func seededAppID(n int) string {
 	return fmt.Sprintf("%08x-%04x-4000-8000-%012x", n+1, n&0xffff, n)
 }
 
-// newAppID returns a random version 4 UUID for an app that is not stored.
-func newAppID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
-}
-
 // reserveOp reserves a namespace for a new app on each call.
 func reserveOp(conns []*grpc.ClientConn) load.Op {
 	clients := namespaceClients(conns)
 	return func(ctx context.Context, worker, seq int) error {
 		c := clients[worker%len(clients)]
 		_, err := c.Reserve(ctx, &nsallocv1.ReserveRequest{
-			AppId: newAppID(), AppName: appName(mathrand.Int()),
+			AppId: load.RandomAppID(), AppName: appName(mathrand.Int()),
 		})
 		return err
 	}
@@ -163,7 +152,7 @@ func openRaw(path string, count int) (*bbolt.DB, error) {
 // into one transaction.
 func rawBatchOp(db *bbolt.DB) load.Op {
 	return func(ctx context.Context, worker, seq int) error {
-		appID := newAppID()
+		appID := load.RandomAppID()
 		name := appName(mathrand.Int())
 		return db.Batch(func(tx *bbolt.Tx) error { return rawClaim(tx, appID, name) })
 	}
@@ -172,7 +161,7 @@ func rawBatchOp(db *bbolt.DB) load.Op {
 // rawUpdateOp claims in a transaction of its own.
 func rawUpdateOp(db *bbolt.DB) load.Op {
 	return func(ctx context.Context, worker, seq int) error {
-		appID := newAppID()
+		appID := load.RandomAppID()
 		name := appName(mathrand.Int())
 		return db.Update(func(tx *bbolt.Tx) error { return rawClaim(tx, appID, name) })
 	}
@@ -185,7 +174,7 @@ const etcdPrefix = "/bench/"
 // compares the key's create revision: etcd's create-if-absent.
 func etcdCreateOp(cli *clientv3.Client) load.Op {
 	return func(ctx context.Context, worker, seq int) error {
-		key := etcdPrefix + newAppID()
+		key := etcdPrefix + load.RandomAppID()
 		resp, err := cli.Txn(ctx).
 			If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 			Then(clientv3.OpPut(key, appName(seq))).
