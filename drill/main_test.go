@@ -53,10 +53,12 @@ func scale[T any](short, long T) T {
 }
 
 // startDaemon runs nsallocd on dbPath and a free loopback port. The process
-// is killed when the test ends, unless it has stopped by then.
+// is killed when the test ends, unless it has stopped by then. The drills
+// drive the daemon harder than one caller may, so its rate limit is off.
 func startDaemon(t *testing.T, dbPath string, args ...string) *daemon.Process {
 	t.Helper()
-	args = append([]string{"--listen", "127.0.0.1:0", "--db", dbPath}, args...)
+	args = append([]string{"--listen", "127.0.0.1:0", "--db", dbPath, "--rate-limit", "0"},
+		args...)
 	p, err := daemon.Start(bin, args...)
 	if err != nil {
 		t.Fatal(err)

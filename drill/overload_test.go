@@ -50,6 +50,7 @@ func TestOverloadDrill(t *testing.T) {
 	p := startDaemon(t, filepath.Join(t.TempDir(), "nsalloc.db"),
 		"--max-in-flight", strconv.Itoa(maxInFlight),
 		"--admission-wait", admissionWait.String(),
+		"--max-streams", strconv.Itoa(maxOutstanding), // shed by the server, not queued here
 		"--debug-listen", "127.0.0.1:0")
 	conns := dial(t, p.Addr(), overloadConns)
 	reserve := reserveOp(conns)

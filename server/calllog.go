@@ -50,6 +50,7 @@ func (l callLogger) finished(ctx context.Context, method string, start time.Time
 		slog.String("method", method),
 		slog.String("code", code.String()),
 		slog.Duration("duration", time.Since(start)),
+		slog.String("caller", CallerFrom(ctx)),
 	}
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		attrs = append(attrs, slog.String("peer", p.Addr.String()))

@@ -47,6 +47,15 @@ const (
 	// ReasonOverloaded: the server has as many calls in flight as it
 	// admits (RESOURCE_EXHAUSTED); retry after a back-off.
 	ReasonOverloaded = "OVERLOADED"
+	// ReasonUnauthenticated: the call carries no bearer token, or one the
+	// server does not know (UNAUTHENTICATED).
+	ReasonUnauthenticated = "UNAUTHENTICATED"
+	// ReasonPermissionDenied: the caller's role does not allow the method
+	// (PERMISSION_DENIED).
+	ReasonPermissionDenied = "PERMISSION_DENIED"
+	// ReasonRateLimited: the caller is past its rate limit
+	// (RESOURCE_EXHAUSTED); retry after a back-off.
+	ReasonRateLimited = "RATE_LIMITED"
 )
 
 // The service's own outcomes, beside those of package store.
@@ -67,6 +76,16 @@ var (
 
 	// errOverloaded is returned when a call finds no free slot in time.
 	errOverloaded = errors.New("server overloaded")
+
+	// errUnauthenticated is returned when a call names no known caller.
+	errUnauthenticated = errors.New("unauthenticated")
+
+	// errPermissionDenied is returned when the caller's role does not allow
+	// the method.
+	errPermissionDenied = errors.New("permission denied")
+
+	// errRateLimited is returned when a caller is past its rate limit.
+	errRateLimited = errors.New("rate limited")
 )
 
 // refusal is an outcome the caller should see as it is: the message, the
@@ -97,8 +116,12 @@ func codeFor(err error) codes.Code {
 		return codes.FailedPrecondition
 	case errors.Is(err, store.ErrClosed):
 		return codes.Unavailable
-	case errors.Is(err, errOverloaded):
+	case errors.Is(err, errOverloaded), errors.Is(err, errRateLimited):
 		return codes.ResourceExhausted
+	case errors.Is(err, errUnauthenticated):
+		return codes.Unauthenticated
+	case errors.Is(err, errPermissionDenied):
+		return codes.PermissionDenied
 	case errors.Is(err, store.ErrCorrupt):
 		return codes.DataLoss
 	case errors.Is(err, context.DeadlineExceeded):

@@ -35,6 +35,8 @@ type Server struct {
 
 // New builds a Server around svc. Health reports SERVING at once: the store
 // is open by the time a Service exists. logger may be nil to discard logs.
+// The interceptors of Metrics.ServerOptions, given in extra, run ahead of
+// all those chained here, New's own included.
 func New(
 	svc nsallocv1.NamespaceServiceServer, logger *slog.Logger, extra ...grpc.ServerOption,
 ) *Server {
@@ -45,13 +47,18 @@ func New(
 	calls := callLogger{log: logger}
 	recoverOpt := recovery.WithRecoveryHandlerContext(panicHandler(logger))
 
-	// Logging is outermost, so that it records the INTERNAL a panic became.
+	// Logging is outermost, so that it records the INTERNAL a panic became;
+	// only the interceptors that identify the caller (see Guard) come before
+	// it, so that its line names the caller.
 	// Stream workers keep a few goroutines, whose stacks have grown to fit a
 	// call, for the calls that follow, instead of growing a new one each time.
+	outerUnary, outerStream, extra := splitOuter(extra)
 	opts := append([]grpc.ServerOption{
 		grpc.NumStreamWorkers(streamWorkers),
-		grpc.ChainUnaryInterceptor(calls.unary, recovery.UnaryServerInterceptor(recoverOpt)),
-		grpc.ChainStreamInterceptor(calls.stream, recovery.StreamServerInterceptor(recoverOpt)),
+		grpc.ChainUnaryInterceptor(append(outerUnary,
+			calls.unary, recovery.UnaryServerInterceptor(recoverOpt))...),
+		grpc.ChainStreamInterceptor(append(outerStream,
+			calls.stream, recovery.StreamServerInterceptor(recoverOpt))...),
 	}, extra...)
 	g := grpc.NewServer(opts...)
 

@@ -10,7 +10,7 @@ import (
 	"github.com/nsalloc/nsalloc/store"
 )
 
-// backupChunkSize is the most snapshot bytes one BackupChunk carries.
+// backupChunkSize is the most snapshot bytes one BackupResponse carries.
 const backupChunkSize = 64 << 10
 
 // History lists a namespace's changes, oldest first.
@@ -74,10 +74,10 @@ func (s *Service) Backup(
 	return nil
 }
 
-// chunkWriter cuts what is written to it into BackupChunks of at most
+// chunkWriter cuts what is written to it into BackupResponses of at most
 // backupChunkSize bytes.
 type chunkWriter struct {
-	send func(*nsallocv1.BackupChunk) error
+	send func(*nsallocv1.BackupResponse) error
 	buf  []byte
 }
 
@@ -105,7 +105,7 @@ func (w *chunkWriter) flush() error {
 	}
 	// A sent message must not change afterwards (stats handlers may read it
 	// late), so each chunk gets a buffer of its own.
-	err := w.send(&nsallocv1.BackupChunk{Data: w.buf})
+	err := w.send(&nsallocv1.BackupResponse{Data: w.buf})
 	w.buf = make([]byte, 0, backupChunkSize)
 	return err
 }

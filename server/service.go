@@ -36,6 +36,10 @@ type Options struct {
 
 	// Now tells the time stored in records; nil means time.Now.
 	Now func() time.Time
+
+	// Observer is told how calls were answered, for metrics; nil means
+	// none.
+	Observer Observer
 }
 
 // Service implements nsallocv1.NamespaceServiceServer.
@@ -50,6 +54,7 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	tokens   pageTokens
+	observer Observer
 }
 
 var _ nsallocv1.NamespaceServiceServer = (*Service)(nil)
@@ -73,6 +78,10 @@ func NewService(ctx context.Context, opts Options) (*Service, error) {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.observer = opts.Observer
+	if s.observer == nil {
+		s.observer = noObserver{}
 	}
 
 	secret, err := opts.Store.Secret(ctx)
@@ -107,6 +116,7 @@ func (s *Service) Reserve(
 	if created {
 		s.log.DebugContext(ctx, "namespace reserved", "namespace", rec.Name, "app_id", rec.AppID)
 	}
+	s.observer.Reserved(reserveOutcome(rec.Name, created, p))
 	return &nsallocv1.ReserveResponse{Namespace: toProto(rec), Created: created}, nil
 }
 

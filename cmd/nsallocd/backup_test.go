@@ -21,7 +21,8 @@ import (
 // acknowledged before the backup began must resolve there, and the file must
 // pass bbolt's consistency check.
 func TestBackupWhileWritersRun(t *testing.T) {
-	d := startDaemon(t, filepath.Join(t.TempDir(), "nsalloc.db"))
+	// The writers reserve as fast as they can, past one caller's rate.
+	d := startDaemon(t, filepath.Join(t.TempDir(), "nsalloc.db"), "--rate-limit", "0")
 	client := d.client(t)
 	ctx := testCtx(t)
 
@@ -96,7 +97,7 @@ func TestBackupWhileWritersRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	restored := startDaemon(t, backupPath)
+	restored := startDaemon(t, backupPath, "--rate-limit", "0")
 	restoredClient := restored.client(t)
 	for _, a := range before {
 		resp, err := restoredClient.Resolve(ctx, &nsallocv1.ResolveRequest{

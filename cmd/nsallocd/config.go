@@ -25,6 +25,12 @@ type config struct {
 	maxInFlight     int
 	admissionWait   time.Duration
 	debugListen     string
+
+	// metricsListen is where to serve Prometheus /metrics; empty is off.
+	metricsListen string
+
+	// security holds the flags of callers, TLS and limits (security.go).
+	security securityConfig
 }
 
 // parseConfig reads flags, falling back to environment variables and then to
@@ -66,6 +72,12 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.StringVar(&c.debugListen, "debug-listen", env("NSALLOC_DEBUG_LISTEN", ""),
 		"address to serve Go's /debug/pprof/ on; empty turns it off (env NSALLOC_DEBUG_LISTEN)")
 
+	fs.StringVar(&c.metricsListen, "metrics-listen", env("NSALLOC_METRICS_LISTEN", ""),
+		"address to serve Prometheus /metrics on; empty turns it off"+
+			" (env NSALLOC_METRICS_LISTEN)")
+
+	security := addSecurityFlags(fs, env)
+
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -95,6 +107,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	if c.db == "" {
 		errs = append(errs, errors.New("--db is empty"))
 	}
+	c.security, errs = security.parse(c.listen, errs)
 	return c, errors.Join(errs...)
 }
 

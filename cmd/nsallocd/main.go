@@ -4,6 +4,10 @@
 // Run it with -h for its flags; each has an environment variable fall-back.
 // SIGINT or SIGTERM stops it gracefully: health turns NOT_SERVING, calls in
 // flight finish within --shutdown-timeout, and the database is closed.
+// SIGHUP reads the TLS certificates again.
+//
+// "nsallocd token --role ROLE --name NAME" prints a new bearer token and
+// the line of the --tokens file that admits it.
 package main
 
 import (
@@ -18,6 +22,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"slices"
 	"syscall"
 	"time"
 
@@ -27,6 +32,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "token" {
+		os.Exit(tokenCommand(os.Args[2:], os.Stdout, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
 	stop()
@@ -69,10 +77,22 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	sec, err := loadSecurity(cfg.security, logger)
+	if err != nil {
+		return err
+	}
+
+	// Make the metrics, when asked for, before the store reports commits.
+	met, err := newMetrics(cfg.metricsListen)
+	if err != nil {
+		return err
+	}
 
 	// Open the store; another process holding the file fails here.
 	start := time.Now()
-	db, err := bolt.Open(cfg.db, &bolt.Options{LockTimeout: cfg.lockTimeout, Logger: logger})
+	db, err := bolt.Open(cfg.db, &bolt.Options{
+		LockTimeout: cfg.lockTimeout, Logger: logger, OnCommit: met.onCommit(),
+	})
 	if err != nil {
 		return err
 	}
@@ -89,7 +109,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	// Build the service and take the port.
 	svc, err := server.NewService(ctx, server.Options{
-		Store: db, Reserved: reserved, Logger: logger,
+		Store: db, Reserved: reserved, Logger: logger, Observer: met.observer(),
 	})
 	if err != nil {
 		return err
@@ -99,11 +119,21 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		return fmt.Errorf("listen on %s: %w", cfg.listen, err)
 	}
 	admission := server.NewAdmission(cfg.maxInFlight, cfg.admissionWait, logger)
-	srv := server.New(svc, logger, admission.ServerOptions()...)
 
-	// Start the debug endpoint, when asked for, before announcing the service.
+	// The guard's interceptors run before admission's: a call without a
+	// valid token, or past its caller's rate, is refused before it takes
+	// a slot (Guard.ServerOptions has the whole order). The metrics stand
+	// outside them all, wherever they are listed.
+	srv := server.New(svc, logger,
+		slices.Concat(met.serverOptions(), sec.serverOptions(), admission.ServerOptions())...)
+	stopReloads := sec.reloadOnHangup(logger)
+	defer stopReloads()
+
+	// Start the debug and metrics endpoints, when asked for, before
+	// announcing the service.
 	debugErr := make(chan error, 1)
 	servingAttrs := []any{"address", lis.Addr().String(), "reserved_names", reserved.Len()}
+	servingAttrs = append(servingAttrs, sec.logAttrs()...)
 	if cfg.debugListen != "" {
 		debug, err := startDebug(cfg.debugListen, debugErr)
 		if err != nil {
@@ -112,6 +142,16 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 		}
 		defer func() { _ = debug.Close() }()
 		servingAttrs = append(servingAttrs, "debug_address", debug.Addr)
+	}
+	metricsErr := make(chan error, 1)
+	if met != nil {
+		web, err := met.serve(cfg.metricsListen, db, logger, metricsErr)
+		if err != nil {
+			_ = lis.Close()
+			return err
+		}
+		defer func() { _ = web.Close() }()
+		servingAttrs = append(servingAttrs, "metrics_address", web.Addr)
 	}
 
 	// Serve until a signal comes or a listener fails.
@@ -125,6 +165,9 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	case err := <-debugErr:
 		srv.Shutdown(context.Background())
 		return fmt.Errorf("debug endpoint: %w", err)
+	case err := <-metricsErr:
+		srv.Shutdown(context.Background())
+		return fmt.Errorf("metrics endpoint: %w", err)
 	case <-ctx.Done():
 	}
 

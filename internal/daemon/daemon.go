@@ -37,9 +37,10 @@ func Build(root, dir string) (string, error) {
 
 // Process is one running nsallocd.
 type Process struct {
-	cmd       *exec.Cmd
-	addr      string
-	debugAddr string
+	cmd         *exec.Cmd
+	addr        string
+	debugAddr   string
+	metricsAddr string
 
 	// Started is when the process was started; Serving is when it logged
 	// that it serves.
@@ -84,7 +85,7 @@ func Start(bin string, args ...string) (*Process, error) {
 
 	select {
 	case line := <-serving:
-		p.addr, p.debugAddr = line.Address, line.DebugAddress
+		p.addr, p.debugAddr, p.metricsAddr = line.Address, line.DebugAddress, line.MetricsAddress
 		p.Serving = time.Now()
 		return p, nil
 	case <-p.exited:
@@ -97,9 +98,10 @@ func Start(bin string, args ...string) (*Process, error) {
 
 // servingLine is what the daemon's "serving" log line says.
 type servingLine struct {
-	Msg          string `json:"msg"`
-	Address      string `json:"address"`
-	DebugAddress string `json:"debug_address"`
+	Msg            string `json:"msg"`
+	Address        string `json:"address"`
+	DebugAddress   string `json:"debug_address"`
+	MetricsAddress string `json:"metrics_address"`
 }
 
 // readLogs keeps the daemon's log and reports its "serving" line.
@@ -131,6 +133,10 @@ func (p *Process) Addr() string { return p.addr }
 // unless it was started with --debug-listen.
 func (p *Process) DebugAddr() string { return p.debugAddr }
 
+// MetricsAddr is the address of the daemon's Prometheus /metrics endpoint;
+// empty unless it was started with --metrics-listen.
+func (p *Process) MetricsAddr() string { return p.metricsAddr }
+
 // PID is the daemon's process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
 
@@ -150,6 +156,15 @@ func (p *Process) Kill() error {
 		return err
 	}
 	<-p.exited
+	return nil
+}
+
+// Signal sends sig to the process and returns at once, for a signal such
+// as SIGHUP that the daemon handles without exiting.
+func (p *Process) Signal(sig os.Signal) error {
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		return fmt.Errorf("signal %v: %w", sig, err)
+	}
 	return nil
 }
 

@@ -45,8 +45,15 @@ type Options struct {
 	// DefaultMaxBatch.
 	MaxBatch int
 
-	// Logger receives warnings about failed commits; nil discards them.
+	// Logger receives warnings about failed commits, and a line when Open
+	// counts the namespaces of a file; nil discards them.
 	Logger *slog.Logger
+
+	// OnCommit, when not nil, is called after each committed transaction
+	// with how many writes it carried and how long it took. It runs on the
+	// committing goroutine while the writers wait for their answer, so it
+	// must be quick; it is never called by two commits at once.
+	OnCommit func(writes int, took time.Duration)
 }
 
 // DB is a store.Store kept in one bbolt file.
@@ -56,6 +63,11 @@ type DB struct {
 	maxBatch int
 	log      *slog.Logger
 	counters counters
+	onCommit func(writes int, took time.Duration) // nil when not asked for
+
+	// pending is how the writes of the commit being made change the
+	// namespace counts; only the caller holding the turn to commit uses it.
+	pending countDelta
 
 	mu         sync.Mutex // guards queue, committing and closed
 	idle       sync.Cond  // signalled, with mu, when committing turns false
@@ -69,7 +81,9 @@ var _ store.Store = (*DB)(nil)
 // Open opens or creates the database file at path. It fails with
 // store.ErrLocked when another process holds the file for longer than the
 // lock timeout, and with store.ErrSchema when the file was written by an
-// incompatible version.
+// incompatible version. A file last written by a program that does not keep
+// the namespace counts (see Counts) is counted once, in a pass over every
+// record.
 func Open(path string, opts *Options) (*DB, error) {
 	if opts == nil {
 		opts = &Options{}
@@ -102,33 +116,42 @@ func Open(path string, opts *Options) (*DB, error) {
 	}
 
 	// Create the buckets of a new file, or check the schema of an old one.
-	secret, err := prepare(bdb)
+	secret, err := prepare(bdb, logger)
 	if err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 
 	// Ready the commit queue.
-	s := &DB{db: bdb, secret: secret, maxBatch: maxBatch, log: logger}
+	s := &DB{db: bdb, secret: secret, maxBatch: maxBatch, log: logger, onCommit: opts.OnCommit}
 	s.idle.L = &s.mu
 	return s, nil
 }
 
-// prepare makes sure that every bucket exists and that the schema is one
-// this package understands, and returns the store's secret.
-func prepare(bdb *bbolt.DB) ([]byte, error) {
-	// A known file is only read, so that a start costs no commit.
+// prepare makes sure that every bucket exists, that the schema is one this
+// package understands and that the namespace counts are current, and returns
+// the store's secret.
+func prepare(bdb *bbolt.DB, logger *slog.Logger) ([]byte, error) {
+	// A known file with current counts is only read, so that a start costs
+	// no commit.
 	var secret []byte
+	var counted bool
 	err := bdb.View(func(tx *bbolt.Tx) error {
 		if tx.Bucket(bucketMeta) == nil {
 			return nil
 		}
 		var err error
 		secret, err = checkLayout(tx)
+		counted = countsKept(tx)
 		return err
 	})
-	if err != nil || secret != nil {
+	if err != nil || (secret != nil && counted) {
 		return secret, err
+	}
+
+	// A known file last written without keeping the counts is counted once.
+	if secret != nil {
+		return secret, recountFile(bdb, logger)
 	}
 
 	// A file without a meta bucket is new: lay it out.
@@ -175,7 +198,10 @@ func initialize(tx *bbolt.Tx, secret *[]byte) error {
 	if err := meta.Put(metaSchema, []byte{schemaVersion}); err != nil {
 		return err
 	}
-	return meta.Put(metaSecret, *secret)
+	if err := meta.Put(metaSecret, *secret); err != nil {
+		return err
+	}
+	return recount(tx)
 }
 
 // Close refuses new writes, waits until every write already accepted is

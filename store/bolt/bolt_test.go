@@ -374,7 +374,7 @@ func TestFailedBatchRetriesEachWrite(t *testing.T) {
 		}
 		batch[i] = &write{ctx: context.Background(), apply: func(tx *bbolt.Tx) error {
 			var err error
-			records[i], _, err = claim(tx, appKey, c)
+			records[i], _, err = s.claim(tx, appKey, c)
 			return err
 		}}
 	}

@@ -173,11 +173,18 @@ func (s *DB) Stats() Stats {
 func (s *DB) commit(batch []*write) {
 	start := time.Now()
 	err := s.db.Update(func(tx *bbolt.Tx) error {
-		return applyAll(tx, batch)
+		s.pending = countDelta{}
+		if err := applyAll(tx, batch); err != nil {
+			return err
+		}
+		return s.keepCounts(tx)
 	})
 	if err == nil {
 		s.counters.commits.Add(1)
 		s.counters.writes.Add(uint64(len(batch)))
+		if s.onCommit != nil {
+			s.onCommit(len(batch), time.Since(start))
+		}
 		return
 	}
 

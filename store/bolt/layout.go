@@ -14,6 +14,10 @@ import (
 //
 //	meta   "schema" -> schemaVersion as one byte
 //	       "secret" -> 32 random bytes, made when the file is created
+//	       "count-active", "count-retired" -> how many records are in each
+//	                  state, as 8 bytes big-endian
+//	       "counted-tx" -> the id of the last transaction that kept the
+//	                  counts, as 8 bytes big-endian (see countsKept)
 //	names  namespace name -> encoded record (see encodeRecord)
 //	apps   app id as 16 raw bytes -> namespace name
 //	keys   uniqueness key -> namespace name
@@ -28,6 +32,10 @@ var (
 
 	metaSchema = []byte("schema")
 	metaSecret = []byte("secret")
+
+	metaCountActive  = []byte("count-active")
+	metaCountRetired = []byte("count-retired")
+	metaCountedTx    = []byte("counted-tx")
 )
 
 // schemaVersion is the layout this package reads and writes.

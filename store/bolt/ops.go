@@ -29,15 +29,16 @@ func (s *DB) Claim(ctx context.Context, c store.Claim) (store.Record, bool, erro
 	)
 	err = s.update(ctx, func(tx *bbolt.Tx) error {
 		var err error
-		rec, created, err = claim(tx, appKey, c)
+		rec, created, err = s.claim(tx, appKey, c)
 		return err
 	})
 	return rec, created, err
 }
 
-// claim is Claim inside a read-write transaction. It checks everything before
-// it writes anything, so an outcome error leaves tx untouched.
-func claim(tx *bbolt.Tx, appKey []byte, c store.Claim) (store.Record, bool, error) {
+// claim is Claim inside a read-write transaction of a commit. It checks
+// everything before it writes anything, so an outcome error leaves tx (and
+// s.pending) untouched.
+func (s *DB) claim(tx *bbolt.Tx, appKey []byte, c store.Claim) (store.Record, bool, error) {
 	names, apps, keys := tx.Bucket(bucketNames), tx.Bucket(bucketApps), tx.Bucket(bucketKeys)
 
 	// An app that has a namespace keeps it, whatever it asks for now.
@@ -76,6 +77,7 @@ func claim(tx *bbolt.Tx, appKey []byte, c store.Claim) (store.Record, bool, erro
 		if err := keys.Put(key, []byte(candidate)); err != nil {
 			return store.Record{}, false, err
 		}
+		s.pending.active++
 		return rec, true, nil
 	}
 
@@ -109,7 +111,12 @@ func (s *DB) Retire(
 		rec.State = store.StateRetired
 		rec.RetireTime = t.UTC()
 		rec.RetiredBy = caller
-		return putRecord(tx, rec)
+		if err := putRecord(tx, rec); err != nil {
+			return err
+		}
+		s.pending.active--
+		s.pending.retired++
+		return nil
 	})
 	return rec, err
 }
@@ -271,6 +278,7 @@ func (s *DB) Check() error {
 			problems = append(problems, err.Error())
 		}
 		problems = append(problems, checkIndexes(tx)...)
+		problems = append(problems, checkCounts(tx)...)
 
 		if len(problems) > 0 {
 			return fmt.Errorf("%w: %s", store.ErrCorrupt, strings.Join(problems, "; "))

@@ -1127,8 +1127,8 @@ func (*BackupRequest) Descriptor() ([]byte, []int) {
 	return file_nsalloc_v1_nsalloc_proto_rawDescGZIP(), []int{14}
 }
 
-// BackupChunk is one piece of a snapshot, in order.
-type BackupChunk struct {
+// BackupResponse is one chunk of a snapshot; chunks arrive in order.
+type BackupResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The next bytes of the snapshot.
 	Data          []byte `protobuf:"bytes,1,opt,name=data" json:"data,omitempty"`
@@ -1136,20 +1136,20 @@ type BackupChunk struct {
 	sizeCache     protoimpl.SizeCache
 }
 
-func (x *BackupChunk) Reset() {
-	*x = BackupChunk{}
+func (x *BackupResponse) Reset() {
+	*x = BackupResponse{}
 	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
 
-func (x *BackupChunk) String() string {
+func (x *BackupResponse) String() string {
 	return protoimpl.X.MessageStringOf(x)
 }
 
-func (*BackupChunk) ProtoMessage() {}
+func (*BackupResponse) ProtoMessage() {}
 
-func (x *BackupChunk) ProtoReflect() protoreflect.Message {
+func (x *BackupResponse) ProtoReflect() protoreflect.Message {
 	mi := &file_nsalloc_v1_nsalloc_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
@@ -1161,12 +1161,12 @@ func (x *BackupChunk) ProtoReflect() protoreflect.Message {
 	return mi.MessageOf(x)
 }
 
-// Deprecated: Use BackupChunk.ProtoReflect.Descriptor instead.
-func (*BackupChunk) Descriptor() ([]byte, []int) {
+// Deprecated: Use BackupResponse.ProtoReflect.Descriptor instead.
+func (*BackupResponse) Descriptor() ([]byte, []int) {
 	return file_nsalloc_v1_nsalloc_proto_rawDescGZIP(), []int{15}
 }
 
-func (x *BackupChunk) GetData() []byte {
+func (x *BackupResponse) GetData() []byte {
 	if x != nil {
 		return x.Data
 	}
@@ -1236,8 +1236,8 @@ const file_nsalloc_v1_nsalloc_proto_rawDesc = "" +
 	"\x06app_id\x18\x03 \x01(\tR\x05appId\x12.\n" +
 	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x16\n" +
 	"\x06caller\x18\x05 \x01(\tR\x06caller\"\x0f\n" +
-	"\rBackupRequest\"!\n" +
-	"\vBackupChunk\x12\x12\n" +
+	"\rBackupRequest\"$\n" +
+	"\x0eBackupResponse\x12\x12\n" +
 	"\x04data\x18\x01 \x01(\fR\x04data*C\n" +
 	"\x05State\x12\x15\n" +
 	"\x11STATE_UNSPECIFIED\x10\x00\x12\x10\n" +
@@ -1252,15 +1252,15 @@ const file_nsalloc_v1_nsalloc_proto_rawDesc = "" +
 	"\tEventKind\x12\x1a\n" +
 	"\x16EVENT_KIND_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13EVENT_KIND_RESERVED\x10\x01\x12\x16\n" +
-	"\x12EVENT_KIND_RETIRED\x10\x022\xe1\x03\n" +
+	"\x12EVENT_KIND_RETIRED\x10\x022\xe4\x03\n" +
 	"\x10NamespaceService\x12B\n" +
 	"\aReserve\x12\x1a.nsalloc.v1.ReserveRequest\x1a\x1b.nsalloc.v1.ReserveResponse\x12B\n" +
 	"\aResolve\x12\x1a.nsalloc.v1.ResolveRequest\x1a\x1b.nsalloc.v1.ResolveResponse\x12B\n" +
 	"\aRelease\x12\x1a.nsalloc.v1.ReleaseRequest\x1a\x1b.nsalloc.v1.ReleaseResponse\x129\n" +
 	"\x04List\x12\x17.nsalloc.v1.ListRequest\x1a\x18.nsalloc.v1.ListResponse\x12B\n" +
 	"\aPreview\x12\x1a.nsalloc.v1.PreviewRequest\x1a\x1b.nsalloc.v1.PreviewResponse\x12B\n" +
-	"\aHistory\x12\x1a.nsalloc.v1.HistoryRequest\x1a\x1b.nsalloc.v1.HistoryResponse\x12>\n" +
-	"\x06Backup\x12\x19.nsalloc.v1.BackupRequest\x1a\x17.nsalloc.v1.BackupChunk0\x01B>Z5github.com/nsalloc/nsalloc/proto/nsalloc/v1;nsallocv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
+	"\aHistory\x12\x1a.nsalloc.v1.HistoryRequest\x1a\x1b.nsalloc.v1.HistoryResponse\x12A\n" +
+	"\x06Backup\x12\x19.nsalloc.v1.BackupRequest\x1a\x1a.nsalloc.v1.BackupResponse0\x01B>Z5github.com/nsalloc/nsalloc/proto/nsalloc/v1;nsallocv1\x92\x03\x04\b\x02 \x03b\beditionsp\xe8\a"
 
 var (
 	file_nsalloc_v1_nsalloc_proto_rawDescOnce sync.Once
@@ -1295,7 +1295,7 @@ var file_nsalloc_v1_nsalloc_proto_goTypes = []any{
 	(*HistoryResponse)(nil),       // 15: nsalloc.v1.HistoryResponse
 	(*Event)(nil),                 // 16: nsalloc.v1.Event
 	(*BackupRequest)(nil),         // 17: nsalloc.v1.BackupRequest
-	(*BackupChunk)(nil),           // 18: nsalloc.v1.BackupChunk
+	(*BackupResponse)(nil),        // 18: nsalloc.v1.BackupResponse
 	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_nsalloc_v1_nsalloc_proto_depIdxs = []int32{
@@ -1324,7 +1324,7 @@ var file_nsalloc_v1_nsalloc_proto_depIdxs = []int32{
 	11, // 22: nsalloc.v1.NamespaceService.List:output_type -> nsalloc.v1.ListResponse
 	13, // 23: nsalloc.v1.NamespaceService.Preview:output_type -> nsalloc.v1.PreviewResponse
 	15, // 24: nsalloc.v1.NamespaceService.History:output_type -> nsalloc.v1.HistoryResponse
-	18, // 25: nsalloc.v1.NamespaceService.Backup:output_type -> nsalloc.v1.BackupChunk
+	18, // 25: nsalloc.v1.NamespaceService.Backup:output_type -> nsalloc.v1.BackupResponse
 	19, // [19:26] is the sub-list for method output_type
 	12, // [12:19] is the sub-list for method input_type
 	12, // [12:12] is the sub-list for extension type_name

@@ -73,7 +73,7 @@ type NamespaceServiceClient interface {
 	// Backup streams a consistent snapshot of the whole database while the
 	// service keeps serving. The chunks' data, concatenated, form a bbolt
 	// file that nsallocd serves when given it as --db.
-	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error)
+	Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error)
 }
 
 type namespaceServiceClient struct {
@@ -144,13 +144,13 @@ func (c *namespaceServiceClient) History(ctx context.Context, in *HistoryRequest
 	return out, nil
 }
 
-func (c *namespaceServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupChunk], error) {
+func (c *namespaceServiceClient) Backup(ctx context.Context, in *BackupRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[BackupResponse], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &NamespaceService_ServiceDesc.Streams[0], NamespaceService_Backup_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[BackupRequest, BackupChunk]{ClientStream: stream}
+	x := &grpc.GenericClientStream[BackupRequest, BackupResponse]{ClientStream: stream}
 	if err := x.ClientStream.SendMsg(in); err != nil {
 		return nil, err
 	}
@@ -161,7 +161,7 @@ func (c *namespaceServiceClient) Backup(ctx context.Context, in *BackupRequest, 
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type NamespaceService_BackupClient = grpc.ServerStreamingClient[BackupChunk]
+type NamespaceService_BackupClient = grpc.ServerStreamingClient[BackupResponse]
 
 // NamespaceServiceServer is the server API for NamespaceService service.
 // All implementations must embed UnimplementedNamespaceServiceServer
@@ -208,7 +208,7 @@ type NamespaceServiceServer interface {
 	// Backup streams a consistent snapshot of the whole database while the
 	// service keeps serving. The chunks' data, concatenated, form a bbolt
 	// file that nsallocd serves when given it as --db.
-	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error
+	Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error
 	mustEmbedUnimplementedNamespaceServiceServer()
 }
 
@@ -237,7 +237,7 @@ func (UnimplementedNamespaceServiceServer) Preview(context.Context, *PreviewRequ
 func (UnimplementedNamespaceServiceServer) History(context.Context, *HistoryRequest) (*HistoryResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method History not implemented")
 }
-func (UnimplementedNamespaceServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupChunk]) error {
+func (UnimplementedNamespaceServiceServer) Backup(*BackupRequest, grpc.ServerStreamingServer[BackupResponse]) error {
 	return status.Error(codes.Unimplemented, "method Backup not implemented")
 }
 func (UnimplementedNamespaceServiceServer) mustEmbedUnimplementedNamespaceServiceServer() {}
@@ -374,11 +374,11 @@ func _NamespaceService_Backup_Handler(srv interface{}, stream grpc.ServerStream)
 	if err := stream.RecvMsg(m); err != nil {
 		return err
 	}
-	return srv.(NamespaceServiceServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupChunk]{ServerStream: stream})
+	return srv.(NamespaceServiceServer).Backup(m, &grpc.GenericServerStream[BackupRequest, BackupResponse]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type NamespaceService_BackupServer = grpc.ServerStreamingServer[BackupChunk]
+type NamespaceService_BackupServer = grpc.ServerStreamingServer[BackupResponse]
 
 // NamespaceService_ServiceDesc is the grpc.ServiceDesc for NamespaceService service.
 // It's only intended for direct use with grpc.RegisterService,
