@@ -12,9 +12,10 @@ GENERATED := proto/nsalloc/v1/nsalloc.pb.go proto/nsalloc/v1/nsalloc_grpc.pb.go 
 
 all: lint test build
 
-## build: compile the daemon into bin/nsallocd
+## build: compile the daemon and the command line into bin/
 build:
 	$(GO) build -o bin/nsallocd ./cmd/nsallocd
+	$(GO) build -o bin/nsallocctl ./cmd/nsallocctl
 
 ## run: build and start the daemon on the embedded store (LISTEN, DB override)
 run: build

@@ -3,15 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -29,6 +22,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/nsalloc/nsalloc/internal/testcert"
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 	"github.com/nsalloc/nsalloc/server"
 )
@@ -103,7 +97,7 @@ func TestBadSecurityFilesStopTheStart(t *testing.T) {
 	tokens := writeFile(t, dir, "tokens.txt",
 		"reader dash "+server.HashToken("a")+"\nwriter ci nothex\n")
 	garbage := writeFile(t, dir, "garbage.pem", "not a certificate\n")
-	files := newTLSFiles(t, newTestCA(t, "server CA"), newTestCA(t, "client CA"))
+	files := newTLSFiles(t, testcert.NewCA(t, "server CA"), testcert.NewCA(t, "client CA"))
 
 	tests := []struct {
 		name string
@@ -299,71 +293,6 @@ func TestTokenEndToEnd(t *testing.T) {
 	}
 }
 
-// testCA is a certificate authority made for one test.
-type testCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	pem  []byte
-}
-
-// newTestCA makes a self-signed CA named name.
-func newTestCA(t *testing.T, name string) *testCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: name},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &testCA{cert: cert, key: key,
-		pem: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})}
-}
-
-// issue makes a certificate and key, in PEM, for a server on 127.0.0.1 or
-// for a client, named name with the given serial number.
-func (ca *testCA) issue(t *testing.T, name string, serial int64, usage x509.ExtKeyUsage,
-) (certPEM, keyPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(serial),
-		Subject:      pkix.Name{CommonName: name},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
-		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
-}
-
 // writeFile writes data to dir/name and returns the path.
 func writeFile[T string | []byte](t *testing.T, dir, name string, data T) string {
 	t.Helper()
@@ -381,32 +310,32 @@ type tlsFiles struct {
 
 // writeServerCert writes a server certificate issued by ca, with serial,
 // to the cert and key files.
-func (f tlsFiles) writeServerCert(t *testing.T, ca *testCA, serial int64) {
+func (f tlsFiles) writeServerCert(t *testing.T, ca *testcert.CA, serial int64) {
 	t.Helper()
-	certPEM, keyPEM := ca.issue(t, "nsallocd", serial, x509.ExtKeyUsageServerAuth)
+	certPEM, keyPEM := ca.Issue(t, "nsallocd", serial, x509.ExtKeyUsageServerAuth)
 	writeFile(t, f.dir, filepath.Base(f.cert), certPEM)
 	writeFile(t, f.dir, filepath.Base(f.key), keyPEM)
 }
 
 // newTLSFiles writes a server certificate with serial 100 issued by ca, and
 // the client CA file holding clientCA.
-func newTLSFiles(t *testing.T, ca, clientCA *testCA) tlsFiles {
+func newTLSFiles(t *testing.T, ca, clientCA *testcert.CA) tlsFiles {
 	t.Helper()
 	dir := t.TempDir()
 	f := tlsFiles{dir: dir, cert: filepath.Join(dir, "cert.pem"),
 		key: filepath.Join(dir, "key.pem"), clientCA: filepath.Join(dir, "client-ca.pem")}
 	f.writeServerCert(t, ca, 100)
-	writeFile(t, dir, "client-ca.pem", clientCA.pem)
+	writeFile(t, dir, "client-ca.pem", clientCA.PEM)
 	return f
 }
 
 // tlsClient dials addr over TLS, trusting ca, and presenting clientCert
 // when it is not nil.
-func tlsClient(t *testing.T, addr string, ca *testCA, clientCert *tls.Certificate,
+func tlsClient(t *testing.T, addr string, ca *testcert.CA, clientCert *tls.Certificate,
 ) nsallocv1.NamespaceServiceClient {
 	t.Helper()
 	roots := x509.NewCertPool()
-	roots.AddCert(ca.cert)
+	roots.AddCert(ca.Certificate())
 	config := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	if clientCert != nil {
 		config.Certificates = []tls.Certificate{*clientCert}
@@ -436,11 +365,11 @@ func servedSerial(ctx context.Context, client nsallocv1.NamespaceServiceClient) 
 
 // TestTLS serves TLS, then mTLS, and checks who gets in.
 func TestTLS(t *testing.T) {
-	ca, clientCA, strangerCA := newTestCA(t, "server CA"), newTestCA(t, "client CA"),
-		newTestCA(t, "stranger CA")
+	ca, clientCA, strangerCA := testcert.NewCA(t, "server CA"), testcert.NewCA(t, "client CA"),
+		testcert.NewCA(t, "stranger CA")
 	files := newTLSFiles(t, ca, clientCA)
-	clientCert := func(ca *testCA) *tls.Certificate {
-		certPEM, keyPEM := ca.issue(t, "backend", 7, x509.ExtKeyUsageClientAuth)
+	clientCert := func(ca *testcert.CA) *tls.Certificate {
+		certPEM, keyPEM := ca.Issue(t, "backend", 7, x509.ExtKeyUsageClientAuth)
 		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			t.Fatal(err)
@@ -503,7 +432,7 @@ func TestTLS(t *testing.T) {
 // certificate, an open connection keeps working, and a reload of bad files
 // keeps the certificate served before.
 func TestCertificateReloadOnSIGHUP(t *testing.T) {
-	ca, clientCA := newTestCA(t, "server CA"), newTestCA(t, "client CA")
+	ca, clientCA := testcert.NewCA(t, "server CA"), testcert.NewCA(t, "client CA")
 	files := newTLSFiles(t, ca, clientCA)
 	d := startDaemon(t, filepath.Join(t.TempDir(), "nsalloc.db"),
 		"--tls-cert", files.cert, "--tls-key", files.key)
