@@ -98,8 +98,10 @@ func TestHistory(t *testing.T) {
 						tt.want[i].caller)
 				}
 			}
-			if len(events) == 2 && events[1].GetTime().AsTime().Before(events[0].GetTime().AsTime()) {
-				t.Errorf("events out of order: %v", events)
+			for i := 1; i < len(events); i++ {
+				if events[i].GetTime().AsTime().Before(events[i-1].GetTime().AsTime()) {
+					t.Errorf("events out of order: %v", events)
+				}
 			}
 		})
 	}
