@@ -30,4 +30,8 @@ var (
 	// ErrSchema is returned by Open when the database was written by an
 	// incompatible version.
 	ErrSchema = errors.New("store: unsupported schema version")
+
+	// ErrUnavailable is returned when the backend cannot be reached or
+	// cannot reach a quorum; the call may be retried.
+	ErrUnavailable = errors.New("store: backend unavailable")
 )
