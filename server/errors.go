@@ -114,7 +114,7 @@ func codeFor(err error) codes.Code {
 		return codes.AlreadyExists
 	case errors.Is(err, store.ErrAppRetired), errors.Is(err, errRetired):
 		return codes.FailedPrecondition
-	case errors.Is(err, store.ErrClosed):
+	case errors.Is(err, store.ErrClosed), errors.Is(err, store.ErrUnavailable):
 		return codes.Unavailable
 	case errors.Is(err, errOverloaded), errors.Is(err, errRateLimited):
 		return codes.ResourceExhausted
@@ -160,6 +160,9 @@ func toStatus(err error) error {
 	switch code {
 	case codes.Unavailable:
 		reason, msg = ReasonUnavailable, "the store is closed; the server is shutting down"
+		if errors.Is(err, store.ErrUnavailable) {
+			msg = "the store cannot be reached or has no quorum; retry"
+		}
 	case codes.DataLoss:
 		reason, msg = ReasonCorrupt, "the store is damaged; the server's log has the details"
 	case codes.DeadlineExceeded, codes.Canceled:

@@ -31,6 +31,9 @@ type config struct {
 
 	// security holds the flags of callers, TLS and limits (security.go).
 	security securityConfig
+
+	// backend says where the namespaces are kept (backend.go).
+	backend backendConfig
 }
 
 // parseConfig reads flags, falling back to environment variables and then to
@@ -50,7 +53,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 	fs.StringVar(&c.listen, "listen", env("NSALLOC_LISTEN", "127.0.0.1:50051"),
 		"address to serve gRPC on (env NSALLOC_LISTEN)")
 	fs.StringVar(&c.db, "db", env("NSALLOC_DB", "nsalloc.db"),
-		"bbolt database file, created when missing (env NSALLOC_DB)")
+		"bbolt database file, created when missing, with --store bolt (env NSALLOC_DB)")
 	fs.StringVar(&c.reservedNames, "reserved-names", env("NSALLOC_RESERVED_NAMES", ""),
 		"file of extra reserved names, one a line (env NSALLOC_RESERVED_NAMES)")
 	fs.StringVar(&logLevel, "log-level", env("NSALLOC_LOG_LEVEL", "info"),
@@ -77,6 +80,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 			" (env NSALLOC_METRICS_LISTEN)")
 
 	security := addSecurityFlags(fs, env)
+	backend := addBackendFlags(fs, env)
 
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
@@ -108,6 +112,7 @@ func parseConfig(args []string, getenv func(string) string, usage io.Writer) (co
 		errs = append(errs, errors.New("--db is empty"))
 	}
 	c.security, errs = security.parse(c.listen, errs)
+	c.backend, errs = backend.parse(errs)
 	return c, errors.Join(errs...)
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"io"
 	"log/slog"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,9 @@ func TestParseConfig(t *testing.T) {
 		c.admissionWait = 20 * time.Millisecond
 		if c.security.limits == (server.Limits{}) {
 			c.security.limits = defaultLimits
+		}
+		if c.backend.kind == "" {
+			c.backend = backendConfig{kind: "bolt", prefix: "/nsalloc/", timeout: 5 * time.Second}
 		}
 		return c
 	}
@@ -50,7 +54,9 @@ func TestParseConfig(t *testing.T) {
 				shutdownTimeout: 3 * time.Second, lockTimeout: 500 * time.Millisecond,
 				maxInFlight: 64, admissionWait: 5 * time.Millisecond,
 				debugListen: "127.0.0.1:6060", metricsListen: "127.0.0.1:9090",
-				security: securityConfig{tokens: "/etc/nsalloc/tokens", limits: defaultLimits}}},
+				security: securityConfig{tokens: "/etc/nsalloc/tokens", limits: defaultLimits},
+				backend: backendConfig{kind: "bolt", prefix: "/nsalloc/",
+					timeout: 5 * time.Second}}},
 		{name: "metrics flag wins over its variable",
 			args: []string{"--metrics-listen", "127.0.0.1:9091"},
 			env:  map[string]string{"NSALLOC_METRICS_LISTEN": "127.0.0.1:9090"},
@@ -70,6 +76,27 @@ func TestParseConfig(t *testing.T) {
 			wantErr: []string{`--log-level "loud"`, `--log-format "xml"`,
 				`--shutdown-timeout "-1s"`, `--lock-timeout "soon"`, `--max-in-flight "0"`,
 				`--admission-wait "1"`}},
+
+		// The store backend.
+		{name: "etcd from flags and environment",
+			args: []string{"--store", "etcd", "--etcd-endpoints",
+				"http://10.0.0.1:2379, http://10.0.0.2:2379", "--etcd-prefix", "/ns/"},
+			env: map[string]string{"NSALLOC_ETCD_USER": "nsalloc",
+				"NSALLOC_ETCD_PASSWORD": "secret", "NSALLOC_ETCD_TIMEOUT": "2s"},
+			want: withDefaults(config{listen: "127.0.0.1:50051", db: "nsalloc.db",
+				logLevel: slog.LevelInfo, logFormat: "text", shutdownTimeout: 10 * time.Second,
+				lockTimeout: 2 * time.Second, backend: backendConfig{kind: "etcd",
+					endpoints: []string{"http://10.0.0.1:2379", "http://10.0.0.2:2379"},
+					prefix:    "/ns/", timeout: 2 * time.Second, user: "nsalloc",
+					password: "secret"}})},
+		{name: "bad backend flags",
+			args: []string{"--store", "etcd", "--etcd-prefix", "ns", "--etcd-cert", "c.pem",
+				"--etcd-timeout", "never"},
+			env: map[string]string{"NSALLOC_ETCD_PASSWORD": "secret"},
+			wantErr: []string{"--etcd-endpoints", `--etcd-prefix "ns"`,
+				"--etcd-cert and --etcd-key", "without --etcd-user", `--etcd-timeout "never"`}},
+		{name: "unknown backend", args: []string{"--store", "redis"},
+			wantErr: []string{`--store "redis": want bolt or etcd`}},
 
 		// Callers, TLS and limits.
 		{name: "security and limits from the environment",
@@ -150,7 +177,7 @@ func TestParseConfig(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseConfig: %v", err)
 			}
-			if got != tt.want {
+			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("parseConfig = %+v, want %+v", got, tt.want)
 			}
 		})

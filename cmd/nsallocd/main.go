@@ -28,7 +28,6 @@ import (
 
 	"github.com/nsalloc/nsalloc/naming"
 	"github.com/nsalloc/nsalloc/server"
-	"github.com/nsalloc/nsalloc/store/bolt"
 )
 
 func main() {
@@ -90,26 +89,20 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 
 	// Open the store; another process holding the file fails here.
 	start := time.Now()
-	db, err := bolt.Open(cfg.db, &bolt.Options{
-		LockTimeout: cfg.lockTimeout, Logger: logger, OnCommit: met.onCommit(),
-	})
+	db, err := openStore(ctx, cfg, logger, met.onCommit())
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if err := db.Close(); err != nil {
+		if err := db.close(); err != nil {
 			logger.Error("closing the store failed", "error", err)
 		}
 	}()
-	size, err := db.Size()
-	if err != nil {
-		return err
-	}
-	logger.Info("store opened", "path", cfg.db, "bytes", size, "duration", time.Since(start))
+	logger.Info("store opened", append(db.attrs, "duration", time.Since(start))...)
 
 	// Build the service and take the port.
 	svc, err := server.NewService(ctx, server.Options{
-		Store: db, Reserved: reserved, Logger: logger, Observer: met.observer(),
+		Store: db.Store, Reserved: reserved, Logger: logger, Observer: met.observer(),
 	})
 	if err != nil {
 		return err
@@ -145,7 +138,7 @@ func serve(ctx context.Context, cfg config, logger *slog.Logger) error {
 	}
 	metricsErr := make(chan error, 1)
 	if met != nil {
-		web, err := met.serve(cfg.metricsListen, db, logger, metricsErr)
+		web, err := met.serve(cfg.metricsListen, db.bolt, logger, metricsErr)
 		if err != nil {
 			_ = lis.Close()
 			return err

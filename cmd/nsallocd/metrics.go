@@ -88,12 +88,16 @@ func (m *metrics) serverOptions() []grpc.ServerOption {
 }
 
 // serve adds the metrics read from db at each scrape, and serves them all
-// at /metrics on addr. A failure after the start is sent on failed.
+// at /metrics on addr. db is nil on etcd, whose cluster has metrics of its
+// own: the store's figures are then left out. A failure after the start is
+// sent on failed.
 func (m *metrics) serve(
 	addr string, db *bolt.DB, logger *slog.Logger, failed chan<- error,
 ) (*http.Server, error) {
-	if err := m.registry.Register(storeCollector{db: db}); err != nil {
-		return nil, fmt.Errorf("register metrics: %w", err)
+	if db != nil {
+		if err := m.registry.Register(storeCollector{db: db}); err != nil {
+			return nil, fmt.Errorf("register metrics: %w", err)
+		}
 	}
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
