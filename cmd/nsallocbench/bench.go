@@ -24,17 +24,19 @@ import (
 
 // Series names, as they appear in the report.
 const (
-	seriesReserve    = "nsalloc Reserve"
-	seriesResolve    = "nsalloc Resolve"
-	seriesHealth     = "gRPC health Check (no-op)"
-	seriesBoltBatch  = "bbolt Batch, same writes"
-	seriesBoltUpdate = "bbolt Update, same writes"
-	seriesEtcdCreate = "etcd create-if-absent txn"
-	seriesEtcdGet    = "etcd linearizable get"
-	connsPerEndpoint = 4 // client connections to each server under test
-	stopTimeout      = 30 * time.Second
-	largeConcurrency = 64 // clients of the scale measurements
-	callTimeout      = 10 * time.Second
+	seriesReserve       = "nsalloc Reserve"
+	seriesResolve       = "nsalloc Resolve"
+	seriesHealth        = "gRPC health Check (no-op)"
+	seriesBoltBatch     = "bbolt Batch, same writes"
+	seriesBoltUpdate    = "bbolt Update, same writes"
+	seriesEtcdCreate    = "etcd create-if-absent txn"
+	seriesEtcdGet       = "etcd linearizable get"
+	seriesReserveOnEtcd = "nsalloc Reserve on etcd"
+	seriesResolveOnEtcd = "nsalloc Resolve on etcd"
+	connsPerEndpoint    = 4 // client connections to each server under test
+	stopTimeout         = 30 * time.Second
+	largeConcurrency    = 64 // clients of the scale measurements
+	callTimeout         = 10 * time.Second
 )
 
 // bench runs the measurements and fills the report.
@@ -217,6 +219,28 @@ func (b *bench) measureEtcd(ctx context.Context) error {
 		b.measure(ctx, seriesEtcdGet, b.cfg.small, n, spread(clients, getOp))
 		b.measure(ctx, seriesEtcdCreate, b.cfg.small, n, spread(clients, etcdCreateOp))
 	}
+	return b.measureDaemonOnEtcd(ctx, cluster)
+}
+
+// measureDaemonOnEtcd measures Reserve and Resolve through a daemon that
+// keeps its namespaces on the same cluster, at 64 clients: the figures of
+// nsalloc's etcd backend beside those of bbolt.
+func (b *bench) measureDaemonOnEtcd(ctx context.Context, cluster *embedetcd.Cluster) error {
+	p, conns, err := b.startDaemon("unused.db", "--store", "etcd",
+		"--etcd-endpoints", strings.Join(cluster.Endpoints(), ","), "--etcd-prefix", "/nsalloc/")
+	if err != nil {
+		return err
+	}
+	defer b.stopDaemon(p, conns)
+
+	// Store the apps Resolve looks up, through the daemon itself.
+	if err := seedThroughDaemon(ctx, conns, b.cfg.small); err != nil {
+		return fmt.Errorf("daemon on etcd: %w", err)
+	}
+
+	b.measure(ctx, seriesResolveOnEtcd, b.cfg.small, largeConcurrency,
+		resolveOp(conns, b.cfg.small))
+	b.measure(ctx, seriesReserveOnEtcd, b.cfg.small, largeConcurrency, reserveOp(conns))
 	return nil
 }
 
@@ -325,10 +349,13 @@ func failedNote(r load.Result) string {
 	return fmt.Sprintf(" failed=%v", r.Failed)
 }
 
-// startDaemon runs nsallocd on dbPath and dials it. The harness measures
+// startDaemon runs nsallocd on dbPath, with extra flags, and dials it. The harness measures
 // what the server can do, not what one caller may, so the rate limit is off.
-func (b *bench) startDaemon(dbPath string) (*daemon.Process, []*grpc.ClientConn, error) {
-	args := []string{"--listen", "127.0.0.1:0", "--db", dbPath, "--rate-limit", "0"}
+func (b *bench) startDaemon(
+	dbPath string, extra ...string,
+) (*daemon.Process, []*grpc.ClientConn, error) {
+	args := append([]string{"--listen", "127.0.0.1:0", "--db", dbPath, "--rate-limit", "0"},
+		extra...)
 	if b.cfg.profile != "" {
 		args = append(args, "--debug-listen", "127.0.0.1:0")
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	mathrand "math/rand/v2"
+	"sync"
+	"sync/atomic"
 
 	bbolt "go.etcd.io/bbolt"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -56,6 +58,31 @@ func resolveOp(conns []*grpc.ClientConn, stored int) load.Op {
 		})
 		return err
 	}
+}
+
+// seedThroughDaemon reserves the namespaces of apps 0 to count-1 (see
+// seededAppID) through a daemon, from seedWriters goroutines.
+func seedThroughDaemon(ctx context.Context, conns []*grpc.ClientConn, count int) error {
+	clients := namespaceClients(conns)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, seedWriters)
+	for w := range seedWriters {
+		wg.Go(func() {
+			for n := int(next.Add(1)) - 1; n < count; n = int(next.Add(1)) - 1 {
+				_, err := clients[w%len(clients)].Reserve(ctx, &nsallocv1.ReserveRequest{
+					AppId: seededAppID(n), AppName: appName(n),
+				})
+				if err != nil {
+					errs <- fmt.Errorf("seed app %d: %w", n, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
 }
 
 // healthOp is the no-op call: a health check on the same server.

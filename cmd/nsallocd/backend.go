@@ -81,18 +81,18 @@ func (f *backendFlags) parse(errs []error) (backendConfig, []error) {
 		certFile: f.certFile, keyFile: f.keyFile, user: f.user, password: f.password}
 	c.timeout, errs = parseDuration("--etcd-timeout", f.timeout, errs)
 
+	for _, e := range strings.Split(f.endpoints, ",") {
+		if e = strings.TrimSpace(e); e != "" {
+			c.endpoints = append(c.endpoints, e)
+		}
+	}
+
 	switch f.kind {
 	case backendBolt:
 		return c, errs
 	case backendEtcd:
 	default:
 		return c, append(errs, fmt.Errorf("--store %q: want bolt or etcd", f.kind))
-	}
-
-	for _, e := range strings.Split(f.endpoints, ",") {
-		if e = strings.TrimSpace(e); e != "" {
-			c.endpoints = append(c.endpoints, e)
-		}
 	}
 	if len(c.endpoints) == 0 {
 		errs = append(errs, errors.New("--store etcd needs --etcd-endpoints"))

@@ -35,7 +35,12 @@ func main() {
 		os.Exit(tokenCommand(os.Args[2:], os.Stdout, os.Stderr))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	var code int
+	if len(os.Args) > 1 && os.Args[1] == "migrate" {
+		code = migrateCommand(ctx, os.Args[2:], os.Getenv, os.Stdout, os.Stderr)
+	} else {
+		code = run(ctx, os.Args[1:], os.Getenv, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }
