@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
@@ -54,6 +55,7 @@ type Cluster struct {
 	lg             *zap.Logger
 	initialCluster string
 	token          string
+	clientTLS      *ClientTLS // nil when clients speak plaintext
 
 	mu      sync.Mutex
 	members []*member
@@ -67,6 +69,28 @@ type Cluster struct {
 // drown the caller's output. Close must be called to stop the members; dir
 // is left in place for the caller to remove.
 func Start(dir string, members int, lg *zap.Logger) (*Cluster, error) {
+	return startCluster(dir, members, lg, nil)
+}
+
+// ClientTLS are the PEM files with which members serve clients over TLS.
+type ClientTLS struct {
+	// CertFile and KeyFile are the members' certificate, valid for
+	// 127.0.0.1, and its key.
+	CertFile, KeyFile string
+	// ClientCAFile, when set, makes members require client certificates
+	// signed by it.
+	ClientCAFile string
+}
+
+// StartTLS is Start with members that serve clients over TLS only, on
+// https URLs. Client does not dial such a cluster: callers bring their own
+// TLS configuration.
+func StartTLS(dir string, members int, tls ClientTLS) (*Cluster, error) {
+	return startCluster(dir, members, nil, &tls)
+}
+
+// startCluster is Start with optional client TLS.
+func startCluster(dir string, members int, lg *zap.Logger, tls *ClientTLS) (*Cluster, error) {
 	if members < 1 {
 		return nil, fmt.Errorf("embedetcd: start with %d members: need at least one", members)
 	}
@@ -78,7 +102,7 @@ func Start(dir string, members int, lg *zap.Logger) (*Cluster, error) {
 	}
 	var lastErr error
 	for range startAttempts {
-		c, err := startOnce(dir, members, lg)
+		c, err := startOnce(dir, members, lg, tls)
 		if err == nil {
 			return c, nil
 		}
@@ -109,22 +133,23 @@ func quietLogger() (*zap.Logger, error) {
 // probed free and then released before etcd binds them, because an initial
 // cluster must name every peer URL up front; another process may grab one in
 // between, which the caller retries.
-func startOnce(dir string, n int, lg *zap.Logger) (*Cluster, error) {
+func startOnce(dir string, n int, lg *zap.Logger, tls *ClientTLS) (*Cluster, error) {
 	ports, err := pickPorts(2 * n)
 	if err != nil {
 		return nil, err
 	}
 	c := &Cluster{
-		lg:    lg,
-		token: fmt.Sprintf("embedetcd-%d", time.Now().UnixNano()),
+		lg:        lg,
+		token:     fmt.Sprintf("embedetcd-%d", time.Now().UnixNano()),
+		clientTLS: tls,
 	}
 	peers := make([]string, n)
 	for i := range n {
 		m := &member{
 			name:      fmt.Sprintf("m%d", i),
 			dir:       filepath.Join(dir, fmt.Sprintf("m%d", i)),
-			clientURL: loopbackURL(ports[2*i]),
-			peerURL:   loopbackURL(ports[2*i+1]),
+			clientURL: loopbackURL(ports[2*i], tls != nil),
+			peerURL:   loopbackURL(ports[2*i+1], false),
 		}
 		// A directory left by a failed attempt holds a WAL for other peer
 		// URLs; etcd would rejoin that cluster instead of forming this one.
@@ -180,8 +205,12 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func loopbackURL(port int) url.URL {
-	return url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port)}
+func loopbackURL(port int, secure bool) url.URL {
+	scheme := "http"
+	if secure {
+		scheme = "https"
+	}
+	return url.URL{Scheme: scheme, Host: fmt.Sprintf("127.0.0.1:%d", port)}
 }
 
 // config builds a fresh configuration for m; embed keeps state in a Config
@@ -199,6 +228,13 @@ func (c *Cluster) config(m *member) *embed.Config {
 	cfg.ClusterState = embed.ClusterStateFlagNew
 	cfg.Logger = "zap"
 	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(c.lg.Named(m.name))
+	if c.clientTLS != nil {
+		cfg.ClientTLSInfo = transport.TLSInfo{
+			CertFile: c.clientTLS.CertFile, KeyFile: c.clientTLS.KeyFile,
+			TrustedCAFile:  c.clientTLS.ClientCAFile,
+			ClientCertAuth: c.clientTLS.ClientCAFile != "",
+		}
+	}
 	return cfg
 }
 
