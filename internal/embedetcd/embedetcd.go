@@ -413,3 +413,25 @@ func (c *Cluster) Close() {
 	}
 	wg.Wait()
 }
+
+// RunShared runs the tests of m with one cluster of the given number of
+// members, started in a temporary directory and handed to use first, and
+// stopped and removed after them. It returns the exit code for os.Exit, so
+// that a package's TestMain reads os.Exit(embedetcd.RunShared(m, 1, ...)).
+func RunShared(m interface{ Run() int }, members int, use func(*Cluster)) int {
+	dir, err := os.MkdirTemp("", "embedetcd-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+
+	c, err := Start(dir, members, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer c.Close()
+	use(c)
+	return m.Run()
+}

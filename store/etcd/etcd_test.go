@@ -29,25 +29,7 @@ import (
 var shared *embedetcd.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "nsalloc-etcd-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-
-	c, err := embedetcd.Start(dir, 1, nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer c.Close()
-	shared = c
-	return m.Run()
+	os.Exit(embedetcd.RunShared(m, 1, func(c *embedetcd.Cluster) { shared = c }))
 }
 
 // prefixes numbers the prefixes handed out by newPrefix.

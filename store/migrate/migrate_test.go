@@ -24,25 +24,7 @@ import (
 var cluster *embedetcd.Cluster
 
 func TestMain(m *testing.M) {
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "nsalloc-migrate-test-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-
-	c, err := embedetcd.Start(dir, 1, nil)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer c.Close()
-	cluster = c
-	return m.Run()
+	os.Exit(embedetcd.RunShared(m, 1, func(c *embedetcd.Cluster) { cluster = c }))
 }
 
 // when is a fixed time, so that records compare exactly.
