@@ -34,9 +34,10 @@ const (
 // that finds every slot taken waits up to the admission wait for one, and is
 // refused with RESOURCE_EXHAUSTED after that, so that an overloaded server
 // sheds what it cannot serve instead of letting every caller's latency grow.
-// At most a quarter as many calls wait as may run; once that queue is full
-// too, new calls are refused as their stream opens, before a goroutine is started or
-// the request is read, so that refusing stays cheap under a flood.
+// At most a sixteenth as many calls wait as may run (one at least), since a
+// waiting call costs the server while it sheds; once that queue is full too,
+// new calls are refused as their stream opens, before a goroutine is started
+// or the request is read, so that refusing stays cheap under a flood.
 // Health checks and reflection are not limited: probes must answer while the
 // server sheds.
 type Admission struct {
@@ -76,7 +77,7 @@ func NewAdmission(maxInFlight int, wait time.Duration, logger *slog.Logger) *Adm
 	})
 	return &Admission{
 		slots:      make(chan struct{}, maxInFlight),
-		maxWaiting: int64(max(maxInFlight/4, 1)),
+		maxWaiting: int64(max(maxInFlight/16, 1)),
 		wait:       wait,
 		refusal:    refusal,
 		prefix:     "/" + nsallocv1.NamespaceService_ServiceDesc.ServiceName + "/",

@@ -22,7 +22,7 @@ import (
 // calls end.
 func TestAdmissionSheds(t *testing.T) {
 	const limit = 4
-	const queue = limit / 4 // calls that may wait for a slot
+	const queue = 1 // calls that may wait for a slot: limit/16, one at least
 	const wait = 300 * time.Millisecond
 	gate := gateStore{entered: make(chan struct{}, 16), gate: make(chan struct{})}
 	admission := server.NewAdmission(limit, wait, nil)
