@@ -34,7 +34,7 @@ type testServer struct {
 // stands between the service and the database.
 func startServer(t testing.TB, wrap func(store.Store) store.Store) *testServer {
 	t.Helper()
-	return startLoggedServer(t, wrap, nil)
+	return startServerWith(t, serverSetup{wrap: wrap})
 }
 
 // startLoggedServer is startServer with the server logging to logger and
@@ -44,6 +44,21 @@ func startLoggedServer(
 	extra ...grpc.ServerOption,
 ) *testServer {
 	t.Helper()
+	return startServerWith(t, serverSetup{wrap: wrap, logger: logger, options: extra})
+}
+
+// serverSetup says how startServerWith builds a server; the zero value
+// builds a plain one.
+type serverSetup struct {
+	wrap     func(store.Store) store.Store // stands between service and database
+	logger   *slog.Logger
+	observer server.Observer
+	options  []grpc.ServerOption // for server.New
+}
+
+// startServerWith serves a fresh database on 127.0.0.1:0 as setup says.
+func startServerWith(t testing.TB, setup serverSetup) *testServer {
+	t.Helper()
 	db, err := bolt.Open(filepath.Join(t.TempDir(), "nsalloc.db"), nil)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
@@ -51,10 +66,12 @@ func startLoggedServer(
 	t.Cleanup(func() { _ = db.Close() })
 
 	var st store.Store = db
-	if wrap != nil {
-		st = wrap(db)
+	if setup.wrap != nil {
+		st = setup.wrap(db)
 	}
-	svc, err := server.NewService(context.Background(), server.Options{Store: st})
+	svc, err := server.NewService(context.Background(), server.Options{
+		Store: st, Observer: setup.observer,
+	})
 	if err != nil {
 		t.Fatalf("NewService: %v", err)
 	}
@@ -63,7 +80,7 @@ func startLoggedServer(
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	srv := server.New(svc, logger, extra...)
+	srv := server.New(svc, setup.logger, setup.options...)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	t.Cleanup(func() {

@@ -1,12 +1,9 @@
 package server_test
 
 import (
-	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -18,13 +15,11 @@ import (
 	"github.com/prometheus/common/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 	"github.com/nsalloc/nsalloc/server"
 	"github.com/nsalloc/nsalloc/store"
-	"github.com/nsalloc/nsalloc/store/bolt"
 )
 
 // measuredServer is a real server with metrics, and an HTTP endpoint that
@@ -41,55 +36,17 @@ func startMeasuredServer(
 	t testing.TB, wrap func(store.Store) store.Store, extra ...grpc.ServerOption,
 ) *measuredServer {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(t.TempDir(), "nsalloc.db"), nil)
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	var st store.Store = db
-	if wrap != nil {
-		st = wrap(db)
-	}
-
 	reg := prometheus.NewRegistry()
 	m, err := server.NewMetrics(reg)
 	if err != nil {
 		t.Fatalf("NewMetrics: %v", err)
 	}
-	svc, err := server.NewService(context.Background(), server.Options{Store: st, Observer: m})
-	if err != nil {
-		t.Fatalf("NewService: %v", err)
-	}
-
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	srv := server.New(svc, nil, append(m.ServerOptions(), extra...)...)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(lis) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-
-	conn, err := grpc.NewClient(lis.Addr().String(),
-		grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		t.Fatalf("dial: %v", err)
-	}
-	t.Cleanup(func() { _ = conn.Close() })
+	ts := startServerWith(t, serverSetup{wrap: wrap, observer: m,
+		options: append(m.ServerOptions(), extra...)})
 
 	web := httptest.NewServer(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	t.Cleanup(web.Close)
-	return &measuredServer{
-		client:  nsallocv1.NewNamespaceServiceClient(conn),
-		metrics: web.URL,
-	}
+	return &measuredServer{client: ts.client, metrics: web.URL}
 }
 
 // scrape fetches and parses the metrics at url.
