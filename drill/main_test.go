@@ -2,7 +2,6 @@ package drill
 
 import (
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,28 +19,14 @@ var full = flag.Bool("drill.full", false,
 var bin string
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-// run builds the daemon once for every drill and runs them.
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "nsalloc-drill-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-
-	root, err := filepath.Abs("..")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	if bin, err = daemon.Build(root, dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return m.Run()
+	os.Exit(daemon.RunWithBinaries(m, func(dir string) error {
+		root, err := filepath.Abs("..")
+		if err != nil {
+			return err
+		}
+		bin, err = daemon.Build(root, dir)
+		return err
+	}))
 }
 
 // scale picks the short or the full form of a drill's parameter.

@@ -22,20 +22,10 @@ import (
 var binDir string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "nsallocctl-test-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := 1
-	if err := buildBinaries(dir); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-	} else {
+	os.Exit(daemon.RunWithBinaries(m, func(dir string) error {
 		binDir = dir
-		code = m.Run()
-	}
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+		return buildBinaries(dir)
+	}))
 }
 
 // buildBinaries builds nsallocctl from this package and the daemon.

@@ -238,3 +238,21 @@ func (p *Process) Goroutines() (int, error) {
 	}
 	return strconv.Atoi(total)
 }
+
+// RunWithBinaries is the body of a TestMain whose tests run binaries: it
+// makes a temporary directory, has build put the binaries there, runs the
+// tests, removes the directory, and returns the exit code for os.Exit.
+func RunWithBinaries(m interface{ Run() int }, build func(dir string) error) int {
+	dir, err := os.MkdirTemp("", "nsalloc-test-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+
+	if err := build(dir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return m.Run()
+}
