@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"fmt"
-	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
@@ -11,12 +10,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/nsalloc/nsalloc/internal/metricstest"
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 	"github.com/nsalloc/nsalloc/server"
 	"github.com/nsalloc/nsalloc/store"
@@ -49,68 +47,6 @@ func startMeasuredServer(
 	return &measuredServer{client: ts.client, metrics: web.URL}
 }
 
-// scrape fetches and parses the metrics at url.
-func scrape(t testing.TB, url string) map[string]*dto.MetricFamily {
-	t.Helper()
-	req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape %s: %s", url, resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse the metrics of %s: %v", url, err)
-	}
-	return families
-}
-
-// sum adds up the series of family name whose labels include labels: the
-// values of counters and gauges, the counts of histograms. ok is false when
-// no series matches.
-func sum(families map[string]*dto.MetricFamily, name string, labels ...string) (
-	total float64, ok bool,
-) {
-	for _, m := range families[name].GetMetric() {
-		if !hasLabels(m, labels) {
-			continue
-		}
-		ok = true
-		switch {
-		case m.Counter != nil:
-			total += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			total += m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			total += float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	return total, ok
-}
-
-// hasLabels tells whether m has every name and value of pairs.
-func hasLabels(m *dto.Metric, pairs []string) bool {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		found := false
-		for _, l := range m.GetLabel() {
-			if l.GetName() == pairs[i] && l.GetValue() == pairs[i+1] {
-				found = true
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
-}
-
 // wantSample is the value one sum of series must have.
 type wantSample struct {
 	name   string
@@ -123,7 +59,7 @@ func checkSamples(t *testing.T, families map[string]*dto.MetricFamily, wants []w
 	t.Helper()
 	for _, w := range wants {
 		t.Run(fmt.Sprint(w.name, w.labels), func(t *testing.T) {
-			got, ok := sum(families, w.name, w.labels...)
+			got, ok := metricstest.Sum(families, w.name, w.labels...)
 			if !ok {
 				t.Fatalf("no series of %s with %v", w.name, w.labels)
 			}
@@ -148,7 +84,7 @@ func TestMetricsCountCallsAndOutcomes(t *testing.T) {
 
 	// Before any call, every outcome and every code of the service is
 	// there at zero.
-	checkSamples(t, scrape(t, ms.metrics), []wantSample{
+	checkSamples(t, metricstest.Scrape(testCtx(t), t, ms.metrics), []wantSample{
 		{"nsalloc_reservations_total", []string{"outcome", "base"}, 0},
 		{"nsalloc_reservations_total", []string{"outcome", "tagged"}, 0},
 		{"nsalloc_reservations_total", []string{"outcome", "existing"}, 0},
@@ -190,7 +126,7 @@ func TestMetricsCountCallsAndOutcomes(t *testing.T) {
 	}
 
 	reserveOK := []string{"grpc_method", "Reserve", "grpc_code", "OK"}
-	checkSamples(t, scrape(t, ms.metrics), []wantSample{
+	checkSamples(t, metricstest.Scrape(testCtx(t), t, ms.metrics), []wantSample{
 		{"nsalloc_reservations_total", []string{"outcome", "base"}, 1},
 		{"nsalloc_reservations_total", []string{"outcome", "tagged"}, 3},
 		{"nsalloc_reservations_total", []string{"outcome", "existing"}, 1},
@@ -251,7 +187,7 @@ func TestMetricsSeeTheFinalCode(t *testing.T) {
 	close(gate.gate)
 	held.Wait()
 
-	checkSamples(t, scrape(t, ms.metrics), []wantSample{
+	checkSamples(t, metricstest.Scrape(testCtx(t), t, ms.metrics), []wantSample{
 		{"grpc_server_handled_total",
 			[]string{"grpc_method", "Resolve", "grpc_code", "Internal"}, 1},
 		{"grpc_server_handled_total",

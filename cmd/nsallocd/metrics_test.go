@@ -2,16 +2,14 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
+	"github.com/nsalloc/nsalloc/internal/metricstest"
 	nsallocv1 "github.com/nsalloc/nsalloc/proto/nsalloc/v1"
 )
 
@@ -21,25 +19,7 @@ func (d testDaemon) scrape(t *testing.T) map[string]*dto.MetricFamily {
 	if d.MetricsAddr() == "" {
 		t.Fatalf("the daemon logged no metrics_address:\n%s", d.Logs())
 	}
-	url := "http://" + d.MetricsAddr() + "/metrics"
-	req, err := http.NewRequestWithContext(testCtx(t), http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("scrape %s: %v", url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("scrape %s: %s", url, resp.Status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("parse the metrics of %s: %v", url, err)
-	}
-	return families
+	return metricstest.Scrape(testCtx(t), t, "http://"+d.MetricsAddr()+"/metrics")
 }
 
 // metricSum adds up the series of family name whose labels include the
@@ -49,30 +29,8 @@ func metricSum(
 	t *testing.T, families map[string]*dto.MetricFamily, name string, labels ...string,
 ) float64 {
 	t.Helper()
-	total, found := 0.0, false
-	for _, m := range families[name].GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		match := true
-		for i := 0; i+1 < len(labels); i += 2 {
-			match = match && have[labels[i]] == labels[i+1]
-		}
-		if !match {
-			continue
-		}
-		found = true
-		switch {
-		case m.Counter != nil:
-			total += m.GetCounter().GetValue()
-		case m.Gauge != nil:
-			total += m.GetGauge().GetValue()
-		case m.Histogram != nil:
-			total += float64(m.GetHistogram().GetSampleCount())
-		}
-	}
-	if !found {
+	total, ok := metricstest.Sum(families, name, labels...)
+	if !ok {
 		t.Fatalf("no series of %s with %v", name, labels)
 	}
 	return total
